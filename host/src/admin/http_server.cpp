@@ -1,0 +1,189 @@
+#include "admin/http_server.hpp"
+
+#include "util/host_port.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+namespace herd::admin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kMaxBody = 1 << 20;
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket s, const Handler& h, std::set<std::shared_ptr<Session>>& live, const bool& stopping)
+        : stream_(std::move(s)), handler_(h), live_(live), stopping_(stopping) {}
+
+    void start() {
+        live_.insert(shared_from_this());
+        read();
+    }
+    // Closes the connection if it is idle (waiting for a request); busy ones close after replying.
+    void close_if_idle() {
+        if (!busy_) {
+            beast::error_code ec;
+            stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+            stream_.socket().close(ec);
+        }
+    }
+
+private:
+    void read() {
+        parser_.emplace();
+        parser_->body_limit(kMaxBody);
+        parser_->header_limit(64 * 1024);
+        stream_.expires_after(std::chrono::seconds(60));
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec == http::error::body_limit) return reply_error(413, "request body over 1 MiB");
+        if (ec == http::error::header_limit) return reply_error(431, "request headers too large");
+        if (ec) return finish();
+        busy_ = true;
+        auto req = parser_->release();
+        Request r;
+        r.method = std::string(req.method_string());
+        r.target = std::string(req.target());
+        auto q = r.target.find('?');
+        r.path = r.target.substr(0, q);
+        r.query = q == std::string::npos ? "" : r.target.substr(q + 1);
+        r.body = std::move(req.body());
+        Response out;
+        try {
+            out = handler_(r);
+        } catch (const std::exception& e) {
+            spdlog::error("admin {} {}: {}", r.method, r.target, e.what());
+            out = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n", {}};
+        }
+        send(std::move(out), req.keep_alive(), req.method() == http::verb::head);
+    }
+
+    void reply_error(int status, const std::string& why) {
+        busy_ = true;
+        send({status, "text/plain; charset=utf-8", why + "\n", {}}, false, false);
+    }
+
+    void send(Response out, bool keep_alive, bool head) {
+        auto res = std::make_shared<http::response<http::string_body>>();
+        res->result(static_cast<unsigned>(out.status));
+        res->version(11);
+        res->set(http::field::server, "herd");
+        res->set(http::field::content_type, out.content_type);
+        for (auto& [k, v] : out.headers) res->set(k, v);
+        res->keep_alive(keep_alive && !stopping_);
+        if (head) {
+            res->content_length(out.body.size());
+        } else {
+            res->body() = std::move(out.body);
+            res->prepare_payload();
+        }
+        http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+            self->busy_ = false;
+            if (ec || !res->keep_alive()) {
+                beast::error_code ignored;
+                self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                return self->finish();
+            }
+            self->read();
+        });
+    }
+
+    void finish() { live_.erase(shared_from_this()); }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    const Handler& handler_;
+    std::set<std::shared_ptr<Session>>& live_;
+    const bool& stopping_;
+    bool busy_ = false;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+    Handler handler;
+    asio::io_context io{1};
+    tcp::acceptor acceptor{io};
+    std::set<std::shared_ptr<Session>> live;
+    bool stopping = false;
+    std::thread thread;
+    std::string address;
+    uint16_t port = 0;
+
+    void accept() {
+        acceptor.async_accept([this](beast::error_code ec, tcp::socket s) {
+            if (ec == asio::error::operation_aborted || stopping) return;
+            if (!ec) {
+                beast::error_code ignored;
+                s.set_option(tcp::no_delay(true), ignored);
+                std::make_shared<Session>(std::move(s), handler, live, stopping)->start();
+            } else {
+                spdlog::warn("admin accept failed: {}", ec.message());
+            }
+            accept();
+        });
+    }
+};
+
+HttpServer::HttpServer(Handler handler) : impl_(std::make_unique<Impl>()) { impl_->handler = std::move(handler); }
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start(const std::string& host_port) {
+    auto fail = [&](const std::string& why) { throw std::runtime_error("cannot listen on " + host_port + ": " + why); };
+    std::pair<std::string, uint16_t> hp;
+    try {
+        hp = util::split_host_port(host_port);
+    } catch (const std::exception& e) {
+        fail(e.what());
+    }
+    beast::error_code ec;
+    tcp::resolver resolver(impl_->io);
+    auto results = resolver.resolve(hp.first, std::to_string(hp.second), tcp::resolver::passive, ec);
+    if (ec || results.empty()) fail("cannot resolve \"" + hp.first + "\": " + ec.message());
+    tcp::endpoint ep = results.begin()->endpoint();
+    impl_->acceptor.open(ep.protocol(), ec);
+    if (ec) fail(ec.message());
+    impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    impl_->acceptor.bind(ep, ec);
+    if (ec) fail(ec.message());
+    impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) fail(ec.message());
+    impl_->port = impl_->acceptor.local_endpoint().port();
+    impl_->address = host_port;
+    impl_->accept();
+    impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+void HttpServer::stop() {
+    if (!impl_->thread.joinable()) return;
+    asio::post(impl_->io, [this] {
+        impl_->stopping = true;
+        beast::error_code ec;
+        impl_->acceptor.close(ec);
+        auto live = impl_->live;  // close_if_idle may erase from the set
+        for (auto& s : live) s->close_if_idle();
+    });
+    impl_->thread.join();
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+const std::string& HttpServer::address() const { return impl_->address; }
+
+}  // namespace herd::admin

@@ -1,0 +1,25 @@
+// herd's subcommands. Each returns the process exit code.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace herd::cli {
+
+struct Common {
+    std::filesystem::path default_plugin_dir;  // <exe>/../<libdir>/herd/plugins
+    std::string log_level;                     // "" = from config / default
+    bool isolate = true;                       // try plugins in a child process first
+};
+
+int run(const Common& c, const std::filesystem::path& config);
+int check(const Common& c, const std::filesystem::path& config);
+int plugins(const Common& c, const std::filesystem::path& dir, bool json);
+
+// Hidden: used by the host itself to try a plugin in a throw-away process.
+int probe_load(const std::filesystem::path& file);
+int probe_create(const std::filesystem::path& file, const std::string& kind, const std::string& factory,
+                 const std::string& instance, const std::filesystem::path& data_dir,
+                 const std::filesystem::path& config_dir);
+
+}  // namespace herd::cli

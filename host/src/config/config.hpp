@@ -1,0 +1,75 @@
+// herd's configuration: one TOML file. The host owns [host] and the keys name/plugin/factory of
+// each instance table; every other key of an instance goes to its plugin as JSON.
+#pragma once
+
+#include "config/diagnostic.hpp"
+
+#include <herd/plugin_api.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace toml {
+inline namespace v3 {
+class table;
+}
+}  // namespace toml
+
+namespace herd::config {
+
+struct HostConfig {
+    std::filesystem::path plugin_dir;
+    std::filesystem::path data_dir;
+    std::string admin = "127.0.0.1:9095";
+    std::string log_level = "info";
+    std::chrono::milliseconds drain_timeout{10000};
+};
+
+// A [[kv]] or [[discovery]] table: one plugin instance.
+struct InstanceConfig {
+    herd_kind kind = 0;
+    std::string section;  // "kv", "discovery": the TOML array the table came from
+    std::string name;
+    std::string plugin;
+    std::string factory;      // "" = the plugin's only factory of this kind
+    nlohmann::json settings;  // every other key, for the plugin
+    Position where;           // the table's header
+    std::shared_ptr<const toml::table> table;
+
+    // Where a key of this table ("files[1]", "tls.ca_file") is written; the table's position when
+    // the key is not there.
+    Position position_of(std::string_view key_path) const;
+    // Equal fingerprints = nothing to restart on reload.
+    std::string fingerprint() const;
+};
+
+struct Config {
+    std::string file;  // as given, for messages
+    std::filesystem::path base_dir;
+    HostConfig host;
+    std::vector<InstanceConfig> instances;
+
+    const InstanceConfig* find(herd_kind kind, const std::string& name) const;
+    Diagnostic at(const InstanceConfig& inst, std::string_view key, std::string message) const {
+        return {file, inst.position_of(key), std::move(message)};
+    }
+};
+
+struct LoadResult {
+    std::optional<Config> config;  // set only when there are no diagnostics
+    Diagnostics errors;
+};
+
+// Parses and validates the file's structure (not plugins: see the resolver).
+// default_plugin_dir is used when [host] plugin_dir is absent.
+LoadResult load_file(const std::filesystem::path& file, const std::filesystem::path& default_plugin_dir);
+LoadResult load_text(std::string_view text, const std::string& file_name, const std::filesystem::path& base_dir,
+                     const std::filesystem::path& default_plugin_dir);
+
+}  // namespace herd::config

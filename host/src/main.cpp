@@ -1,0 +1,91 @@
+// herd — a plugin host for fleets of Prometheus-style monitoring agents.
+#include "cli/commands.hpp"
+#include "util/child_process.hpp"
+#include "version.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <herd/plugin_api.h>
+
+#include <iostream>
+
+namespace {
+
+std::filesystem::path default_plugin_dir() {
+    // The build tree mirrors the install tree: <prefix>/bin/herd and <prefix>/<libdir>/herd/plugins.
+    return (herd::util::self_executable().parent_path().parent_path() / HERD_PLUGIN_SUBDIR).lexically_normal();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto logger = spdlog::stderr_color_mt("herd");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
+
+    herd::cli::Common common;
+    common.default_plugin_dir = default_plugin_dir();
+
+    CLI::App app{"herd " HERD_VERSION " — a plugin host for fleets of Prometheus-style monitoring agents"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("herd ") + HERD_VERSION + " (plugin ABI " +
+                                          std::to_string(HERD_ABI_MAJOR) + "." + std::to_string(HERD_ABI_MINOR) + ")");
+    app.add_option("--log-level", common.log_level, "trace, debug, info, warn, error (overrides [host] log_level)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    bool no_isolation = false;
+    app.add_flag("--no-isolation", no_isolation,
+                 "load plugins straight into this process, without trying them in a child process first");
+
+    std::filesystem::path config;
+    auto* run = app.add_subcommand("run", "Load plugins and run the configured pipelines until SIGTERM (SIGHUP reloads)");
+    run->add_option("-c,--config", config, "configuration file (TOML)")->required()->check(CLI::ExistingFile);
+
+    auto* check = app.add_subcommand("check", "Validate a configuration: load its plugins and create its instances, start nothing");
+    check->add_option("-c,--config", config, "configuration file (TOML)")->required();
+
+    std::filesystem::path dir;
+    bool json = false;
+    auto* plugins = app.add_subcommand("plugins", "List the plugin files in a directory: what each provides, or why it was refused");
+    plugins->add_option("dir", dir, "plugin directory (default: the one next to this binary)");
+    plugins->add_flag("--json", json, "print JSON instead of a table");
+
+    std::filesystem::path probe_file, probe_dir, probe_config_dir;
+    std::string probe_kind, probe_factory, probe_instance;
+    auto* probe_load = app.add_subcommand("__probe-load")->group("");
+    probe_load->add_option("file", probe_file)->required();
+    auto* probe_create = app.add_subcommand("__probe-create")->group("");
+    probe_create->add_option("file", probe_file)->required();
+    probe_create->add_option("kind", probe_kind)->required();
+    probe_create->add_option("factory", probe_factory)->required();
+    probe_create->add_option("instance", probe_instance)->required();
+    probe_create->add_option("data_dir", probe_dir)->required();
+    probe_create->add_option("config_dir", probe_config_dir)->required();
+
+    CLI11_PARSE(app, argc, argv);
+    common.isolate = !no_isolation;
+    if (!common.log_level.empty()) spdlog::set_level(spdlog::level::from_str(common.log_level));
+
+    try {
+        if (*run) return herd::cli::run(common, config);
+        if (*check) {
+            if (common.log_level.empty()) spdlog::set_level(spdlog::level::warn);
+            return herd::cli::check(common, config);
+        }
+        if (*plugins) {
+            // The table says everything; keep the per-file log lines out of it unless asked.
+            if (common.log_level.empty()) spdlog::set_level(spdlog::level::off);
+            return herd::cli::plugins(common, dir.empty() ? common.default_plugin_dir : dir, json);
+        }
+        spdlog::set_level(spdlog::level::off);
+        if (*probe_load) return herd::cli::probe_load(probe_file);
+        if (*probe_create) return herd::cli::probe_create(probe_file, probe_kind, probe_factory, probe_instance, probe_dir,
+                                                               probe_config_dir);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        std::cerr << "herd: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

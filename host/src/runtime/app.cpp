@@ -1,0 +1,273 @@
+#include "runtime/app.hpp"
+
+#include "metrics/process_metrics.hpp"
+#include "metrics/registry.hpp"
+#include "runtime/instance_builder.hpp"
+#include "version.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+
+namespace herd::runtime {
+
+namespace fs = std::filesystem;
+
+void block_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+App::App(AppOptions opts)
+    : opts_(std::move(opts)), registry_(metrics::global(), opts_.isolate), discovery_(metrics::global()) {}
+
+App::~App() = default;
+
+void App::apply_log_level(const config::Config& cfg) {
+    const std::string& lvl = opts_.log_level_override.empty() ? cfg.host.log_level : opts_.log_level_override;
+    spdlog::set_level(spdlog::level::from_str(lvl));
+}
+
+std::map<App::Key, App::Running> App::build(const config::Config& cfg, std::map<Key, Running>* old,
+                                            config::Diagnostics* errors, bool tolerate_failures) {
+    InstanceBuilder builder(cfg, registry_, {opts_.isolate, true});
+    std::map<Key, Running> out;
+    for (const auto& ic : cfg.instances) {
+        Key key{ic.kind, ic.name};
+        if (old) {
+            auto it = old->find(key);
+            if (it != old->end() && it->second.cfg.fingerprint() == ic.fingerprint() && it->second.error.empty())
+                continue;  // unchanged: the caller keeps the running one
+        }
+        Running r;
+        r.cfg = ic;
+        config::Diagnostic d;
+        auto inst = builder.build(ic, &d);
+        if (!inst) {
+            errors->push_back(d);
+            if (!tolerate_failures) continue;
+            r.error = d.message;
+            spdlog::error("{}", d.str());
+        } else if (ic.kind == HERD_KIND_DISCOVERY) {
+            r.runner = std::make_unique<DiscoveryRunner>(std::move(inst), discovery_);
+        } else {
+            r.instance = std::move(inst);
+        }
+        out.emplace(key, std::move(r));
+    }
+    return out;
+}
+
+void App::start_new(std::map<Key, Running>& set) {
+    for (auto& [key, r] : set) {
+        if (!r.runner || !r.error.empty()) continue;
+        if (auto why = r.runner->start(); !why.empty()) {
+            r.error = "start failed: " + why;
+            spdlog::error("discovery \"{}\" did not start: {}", key.second, why);
+        } else {
+            spdlog::info("discovery \"{}\" started ({} {})", key.second, r.cfg.plugin,
+                         r.runner->instance().factory().name);
+        }
+    }
+}
+
+void App::publish_instance_metrics() {
+    auto& up = metrics::global().gauge("herd_instance_up", "1 when a configured plugin instance runs, 0 when it failed.",
+                                       {"kind", "name", "plugin"});
+    for (const auto& [key, r] : running_)
+        up.with({plugins::kind_name(key.first), key.second, r.cfg.plugin}).set(r.error.empty() ? 1 : 0);
+    auto ready = status_locked().ready;
+    metrics::global().gauge("herd_ready", "1 when every configured component started.").with({}).set(ready ? 1 : 0);
+}
+
+int App::run() {
+    auto loaded = config::load_file(opts_.config_file, opts_.default_plugin_dir);
+    if (!loaded.config) {
+        for (const auto& d : loaded.errors) spdlog::error("{}", d.str());
+        spdlog::critical("configuration {} has {} error(s); nothing started", opts_.config_file.string(),
+                         loaded.errors.size());
+        return 1;
+    }
+    config::Config cfg = std::move(*loaded.config);
+    apply_log_level(cfg);
+
+    auto& reg = metrics::global();
+    reg.gauge("herd_build_info", "herd's version and the plugin ABI it speaks.", {"version", "abi", "compiler"})
+        .with({HERD_VERSION, std::to_string(HERD_ABI_MAJOR) + "." + std::to_string(HERD_ABI_MINOR), HERD_COMPILER})
+        .set(1);
+    reg.gauge("herd_start_time_seconds", "When this herd process started, seconds since the epoch.")
+        .with({})
+        .set(std::chrono::duration<double>(started_at_.time_since_epoch()).count());
+    metrics::register_process_metrics(reg);
+
+    std::error_code ec;
+    fs::create_directories(cfg.host.data_dir, ec);
+    if (ec) {
+        spdlog::critical("{}: cannot create data_dir {}: {}", cfg.file, cfg.host.data_dir.string(), ec.message());
+        return 1;
+    }
+
+    auto admin = std::make_unique<admin::HttpServer>([this](const admin::Request& r) { return handle(r); });
+    try {
+        admin->start(cfg.host.admin);
+    } catch (const std::exception& e) {
+        spdlog::critical("{} (another herd or program uses it: change [host] admin)", e.what());
+        return 1;
+    }
+
+    if (!fs::is_directory(cfg.host.plugin_dir))
+        spdlog::error("plugin_dir {} is not a directory: no plugins can be loaded", cfg.host.plugin_dir.string());
+    else
+        registry_.scan(cfg.host.plugin_dir);
+
+    {
+        std::lock_guard lk(mu_);
+        admin_ = std::move(admin);
+        config::Diagnostics errors;
+        running_ = build(cfg, nullptr, &errors, true);
+        start_new(running_);
+        config_ = std::move(cfg);
+        started_ = true;
+        publish_instance_metrics();
+    }
+    auto st = status();
+    if (st.ready)
+        spdlog::info("herd {} ready: admin on http://{} (status page: /status)", HERD_VERSION, st.admin);
+    else
+        spdlog::warn("herd {} serving on http://{} but not ready: {}", HERD_VERSION, st.admin, st.not_ready_reason);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            spdlog::info("SIGHUP: reloading {}", opts_.config_file.string());
+            reload();
+            continue;
+        }
+        spdlog::info("{}: draining and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+
+    // A plugin that hangs in stop() must not keep the process alive forever.
+    auto drain = config_->host.drain_timeout;
+    std::thread([drain] {
+        std::this_thread::sleep_for(drain);
+        spdlog::critical("drain did not finish within {} ms; exiting anyway", drain.count());
+        std::_Exit(1);
+    }).detach();
+
+    std::unique_ptr<admin::HttpServer> server;
+    {
+        std::lock_guard lk(mu_);
+        server = std::move(admin_);
+    }
+    server->stop();  // stop accepting; requests in flight are answered first
+    std::map<Key, Running> stopping;
+    {
+        std::lock_guard lk(mu_);
+        stopping.swap(running_);
+    }
+    stopping.clear();  // discovery runners stop, instances are destroyed
+    spdlog::info("herd stopped");
+    return 0;
+}
+
+bool App::reload() {
+    auto& reg = metrics::global();
+    auto& result = reg.counter("herd_config_reloads_total", "Configuration reloads by result.", {"result"});
+    auto& ok_gauge = reg.gauge("herd_config_last_reload_successful", "1 when the last reload was applied.");
+    auto refuse = [&](const std::string& why) {
+        spdlog::error("reload refused, the previous configuration keeps running: {}", why);
+        std::lock_guard lk(mu_);
+        last_reload_ = std::chrono::system_clock::now();
+        last_reload_ok_ = false;
+        last_reload_error_ = why;
+        result.with({"failure"}).add(1);
+        ok_gauge.with({}).set(0);
+        return false;
+    };
+
+    auto loaded = config::load_file(opts_.config_file, opts_.default_plugin_dir);
+    if (!loaded.config) {
+        for (const auto& d : loaded.errors) spdlog::error("{}", d.str());
+        return refuse(loaded.errors.front().str() +
+                      (loaded.errors.size() > 1 ? " (and " + std::to_string(loaded.errors.size() - 1) + " more)" : ""));
+    }
+    config::Config cfg = std::move(*loaded.config);
+    if (fs::is_directory(cfg.host.plugin_dir)) registry_.scan(cfg.host.plugin_dir);
+
+    std::unique_lock lk(mu_);
+    config::Diagnostics errors;
+    auto created = build(cfg, &running_, &errors, false);
+    std::unique_ptr<admin::HttpServer> new_admin;
+    if (errors.empty() && cfg.host.admin != config_->host.admin) {
+        new_admin = std::make_unique<admin::HttpServer>([this](const admin::Request& r) { return handle(r); });
+        try {
+            new_admin->start(cfg.host.admin);
+        } catch (const std::exception& e) {
+            errors.push_back({cfg.file, {}, e.what()});
+        }
+    }
+    if (!errors.empty()) {
+        for (const auto& d : errors) spdlog::error("{}", d.str());
+        lk.unlock();
+        created.clear();
+        if (new_admin) new_admin->stop();
+        return refuse(errors.front().str());
+    }
+
+    // Commit: keep the unchanged, stop what was removed or replaced, then start the new.
+    std::map<Key, Running> next;
+    for (const auto& ic : cfg.instances) {
+        Key key{ic.kind, ic.name};
+        if (auto it = running_.find(key); it != running_.end() && !created.count(key)) {
+            next.emplace(key, std::move(it->second));
+            running_.erase(it);
+        }
+    }
+    size_t kept = next.size(), removed = running_.size(), added = created.size();
+    auto& up = reg.gauge("herd_instance_up", "1 when a configured plugin instance runs, 0 when it failed.",
+                         {"kind", "name", "plugin"});
+    for (auto& [key, r] : running_) up.remove({plugins::kind_name(key.first), key.second, r.cfg.plugin});
+    running_.clear();  // stops and destroys the removed and replaced instances
+    start_new(created);
+    for (auto& [key, r] : created) next.emplace(key, std::move(r));
+    running_ = std::move(next);
+
+    std::unique_ptr<admin::HttpServer> old_admin;
+    if (new_admin) {
+        old_admin = std::move(admin_);
+        admin_ = std::move(new_admin);
+    }
+    apply_log_level(cfg);
+    config_ = std::move(cfg);
+    last_reload_ = std::chrono::system_clock::now();
+    last_reload_ok_ = true;
+    last_reload_error_.clear();
+    lk.unlock();
+    if (old_admin) old_admin->stop();
+
+    {
+        std::lock_guard l2(mu_);
+        publish_instance_metrics();
+    }
+    result.with({"success"}).add(1);
+    ok_gauge.with({}).set(1);
+    reg.gauge("herd_config_last_reload_success_timestamp_seconds", "When the configuration was last applied.")
+        .with({})
+        .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    spdlog::info("reload applied: {} kept, {} added or changed, {} removed", kept, added, removed);
+    return true;
+}
+
+}  // namespace herd::runtime

@@ -1,0 +1,47 @@
+#include "runtime/instance_builder.hpp"
+
+namespace herd::runtime {
+
+namespace fs = std::filesystem;
+
+fs::path InstanceBuilder::data_dir_for(const config::InstanceConfig& ic) const {
+    return cfg_.host.data_dir / ic.section / ic.name;
+}
+
+std::unique_ptr<plugins::Instance> InstanceBuilder::build(const config::InstanceConfig& ic, config::Diagnostic* error) {
+    auto fail = [&](std::string_view key, std::string message) -> std::unique_ptr<plugins::Instance> {
+        *error = cfg_.at(ic, key, ic.section + " \"" + ic.name + "\": " + std::move(message));
+        return nullptr;
+    };
+    auto plugin = registry_.find(ic.plugin);
+    if (!plugin) {
+        for (const auto& r : registry_.refusals())
+            if (r.file.stem() == ic.plugin)
+                return fail("plugin", "plugin \"" + ic.plugin + "\" was refused: " + r.file.string() + " " + r.reason);
+        std::string have;
+        for (const auto& p : registry_.plugins()) have += (have.empty() ? "" : ", ") + p->name;
+        return fail("plugin", "no plugin named \"" + ic.plugin + "\" in " + cfg_.host.plugin_dir.string() +
+                                  " (loaded: " + (have.empty() ? "none" : have) + ")");
+    }
+    std::string why;
+    const herd_factory* factory = plugin->find(ic.kind, ic.factory, &why);
+    if (!factory) return fail(ic.factory.empty() ? "plugin" : "factory", why);
+
+    const fs::path dir = data_dir_for(ic);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return fail("", "cannot create its data directory " + dir.string() + ": " + ec.message());
+
+    const std::string json = ic.settings.dump();
+    plugins::CreateError ce;
+    if (opts_.isolate && !plugins::probe_create(*plugin, *factory, ic.name, json, dir, cfg_.base_dir, &ce))
+        return fail(ce.key, ce.message);
+    if (!opts_.keep && opts_.isolate) return nullptr;  // the probe created and destroyed it: checked
+
+    auto inst = plugins::Instance::create(plugin, factory, ic.name, json, dir, cfg_.base_dir, &ce);
+    if (!inst) return fail(ce.key, ce.message);
+    if (!opts_.keep) return nullptr;
+    return inst;
+}
+
+}  // namespace herd::runtime
