@@ -83,19 +83,36 @@ public:
 
 private:
     // Watches the directories of every source, so creation, rename-into-place and deletion are
-    // seen as well as writes. Directories that do not exist yet are tried again on each refresh.
+    // seen as well as writes. For a directory that does not exist yet, its nearest existing
+    // ancestor is watched for the one name that leads to it, so its creation is seen at once.
     void watch_dirs() {
         if (inotify_ < 0) return;
-        std::set<std::string> dirs;
-        if (!cfg_.endpoints_file.empty()) dirs.insert(fs::path(cfg_.endpoints_file).parent_path().string());
-        for (const auto& f : cfg_.files) dirs.insert(fs::path(f).parent_path().string());
+        std::set<fs::path> dirs;
+        if (!cfg_.endpoints_file.empty()) dirs.insert(fs::path(cfg_.endpoints_file).parent_path());
+        for (const auto& f : cfg_.files) dirs.insert(fs::path(f).parent_path());
         for (const auto& d : dirs) {
-            if (watched_.count(d)) continue;
-            int wd = inotify_add_watch(inotify_, d.c_str(),
-                                       IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-                                           IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
-            if (wd >= 0) watched_[d] = wd;
+            fs::path target = d, child;
+            std::error_code ec;
+            while (!fs::is_directory(target, ec) && target.has_parent_path() && target != target.parent_path()) {
+                child = target.filename();
+                target = target.parent_path();
+            }
+            add_watch(target, child.string());
         }
+    }
+
+    // One inotify descriptor per directory (inotify merges them); masks are unioned.
+    void add_watch(const fs::path& dir, const std::string& only_name) {
+        const uint32_t mask = only_name.empty() ? IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+                                                      IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF
+                                                : IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
+        int wd = inotify_add_watch(inotify_, dir.c_str(), mask | IN_MASK_ADD);
+        if (wd < 0) return;
+        auto& w = watches_[wd];
+        if (only_name.empty())
+            w.all = true;
+        else
+            w.names.insert(only_name);
     }
 
     void loop() {
@@ -108,10 +125,11 @@ private:
             if (fds[0].revents & POLLIN) return;
             if (n > 0 && (fds[1].revents & POLLIN)) {
                 // Let a burst of events (write + close, or a rename dance) settle, then read once.
+                bool relevant = false;
                 do {
-                    drain_inotify();
+                    relevant = drain_inotify() || relevant;
                 } while (::poll(&fds[1], 1, 20) > 0 && !(fds[1].revents & (POLLERR | POLLNVAL)));
-                refresh();
+                if (relevant) refresh();
                 continue;
             }
             if (std::chrono::steady_clock::now() >= next) {
@@ -121,20 +139,24 @@ private:
         }
     }
 
-    void drain_inotify() {
+    // Reads pending events; true when one of them may change what the sources hold.
+    bool drain_inotify() {
         alignas(inotify_event) char buf[8192];
+        bool relevant = false;
         for (;;) {
             ssize_t got = ::read(inotify_, buf, sizeof buf);
-            if (got <= 0) return;
+            if (got <= 0) return relevant;
             for (char* p = buf; p < buf + got;) {
                 auto* ev = reinterpret_cast<inotify_event*>(p);
-                if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
-                    for (auto it = watched_.begin(); it != watched_.end(); ++it)
-                        if (it->second == ev->wd) {
-                            watched_.erase(it);  // the directory went away; re-added when it returns
-                            break;
-                        }
                 p += sizeof(inotify_event) + ev->len;
+                auto it = watches_.find(ev->wd);
+                if (it == watches_.end()) continue;
+                if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+                    watches_.erase(it);  // the directory went away; watched again from its ancestor
+                    relevant = true;
+                    continue;
+                }
+                if (it->second.all || (ev->len && it->second.names.count(ev->name))) relevant = true;
             }
         }
     }
@@ -202,7 +224,11 @@ private:
     sdk::DiscoverySink sink_;
     sdk::Series read_errors_, files_;
     int inotify_ = -1, wake_ = -1;
-    std::map<std::string, int> watched_;
+    struct Watch {
+        bool all = false;             // a source directory: every event counts
+        std::set<std::string> names;  // an ancestor: only these entries (the way to a missing directory)
+    };
+    std::map<int, Watch> watches_;
     std::map<std::string, json> last_good_;  // file -> its groups (a JSON array)
     std::set<std::string> sent_sources_;
     std::thread thread_;

@@ -43,6 +43,7 @@ int check(const Common& c, const std::filesystem::path& file) {
     }
     std::error_code ec;
     std::filesystem::remove_all(scratch, ec);
+    for (auto& d : runtime::check_pipelines(cfg, registry)) errors.push_back(std::move(d));
 
     if (!errors.empty()) {
         for (const auto& d : errors) std::cerr << d.str() << "\n";

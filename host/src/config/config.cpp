@@ -70,13 +70,13 @@ public:
 
     LoadResult run(std::string_view text) {
         LoadResult out;
-        toml::table root;
         try {
-            root = toml::parse(text, file_);
+            root_ = std::make_shared<toml::table>(toml::parse(text, file_));
         } catch (const toml::parse_error& e) {
             out.errors.push_back({file_, pos_of(e.source()), std::string(e.description())});
             return out;
         }
+        const toml::table& root = *root_;
         Config cfg;
         cfg.file = file_;
         cfg.base_dir = base_;
@@ -90,13 +90,13 @@ public:
             } else if (k == "kv" || k == "discovery") {
                 instances(k, node, cfg);
             } else if (k == "proxy" || k == "sharding" || k == "dispatch") {
-                error(pos_of(key.source()), "[[" + k + "]] pipelines are not part of this herd release yet; "
-                                            "this build runs plugins, discovery and the admin API");
+                pipelines(k, node, cfg);
             } else {
                 error(pos_of(key.source()),
                       "unknown key \"" + k + "\" (expected [host], [[kv]], [[discovery]], [[proxy]], [[sharding]], [[dispatch]])");
             }
         }
+        check_references(cfg);
         if (errors_.empty()) out.config = std::move(cfg);
         out.errors = std::move(errors_);
         return out;
@@ -162,7 +162,8 @@ private:
             ic.kind = kind;
             ic.section = section;
             ic.where = pos_of(t.source());
-            ic.table = std::make_shared<toml::table>(t);
+            // Copies of toml++ nodes lose their source regions: alias into the parsed document.
+            ic.table = std::shared_ptr<const toml::table>(root_, &t);
             ic.settings = nlohmann::json::object();
             bool ok = true;
             for (auto&& [key, v] : t) {
@@ -201,17 +202,125 @@ private:
         }
     }
 
+    // [[proxy]]: the shape every proxy has; herd 0.1 validates it and refuses to run it.
+    void proxy(const toml::table& t, PipelineConfig& p) {
+        for (auto&& [key, v] : t) {
+            const std::string k(key.str());
+            if (k == "name") continue;
+            if (k == "listen") {
+                if (!expect(v, toml::node_type::string, k, "a string")) continue;
+                try {
+                    util::split_host_port(v.as_string()->get());
+                } catch (const std::exception& e) {
+                    error(pos_of(v.source()), std::string("\"listen\": ") + e.what());
+                }
+            } else if (k == "backends") {
+                if (!expect(v, toml::node_type::array, k, "an array of [[discovery]] names")) continue;
+                auto& a = *v.as_array();
+                for (size_t i = 0; i < a.size(); ++i) {
+                    if (!expect(*a.get(i), toml::node_type::string, k + "[" + std::to_string(i) + "]", "a string")) continue;
+                    p.discovery_refs.emplace_back(k + "[" + std::to_string(i) + "]", a.get(i)->as_string()->get());
+                }
+            } else if (k == "strategy") {
+                if (expect(v, toml::node_type::table, k, "a table like { plugin = \"selector\", name = \"random\" }"))
+                    plugin_ref(*v.as_table(), HERD_KIND_SELECTOR, k, p);
+            } else if (k == "affinity") {
+                if (!expect(v, toml::node_type::array, k, "an array of tables")) continue;
+                auto& a = *v.as_array();
+                for (size_t i = 0; i < a.size(); ++i) {
+                    const std::string ik = k + "[" + std::to_string(i) + "]";
+                    if (expect(*a.get(i), toml::node_type::table, ik, "a table like { plugin = \"affinity\", name = \"cookie\" }"))
+                        plugin_ref(*a.get(i)->as_table(), HERD_KIND_AFFINITY, ik, p);
+                }
+            } else if (k == "retries" || k == "threads") {
+                if (!expect(v, toml::node_type::integer, k, "an integer")) continue;
+                auto n = v.as_integer()->get();
+                if (n < (k == "threads" ? 1 : 0) || n > (k == "threads" ? 256 : 10))
+                    error(pos_of(v.source()), "\"" + k + "\" must be between " + (k == "threads" ? "1 and 256" : "0 and 10"));
+            } else {
+                error(pos_of(key.source()), "unknown key \"" + k + "\" in [[proxy]] (expected name, listen, backends, strategy, affinity, retries, threads)");
+            }
+        }
+        if (!t.contains("listen")) error(p.where, "[[proxy]] \"" + p.name + "\" needs listen = \"host:port\"");
+        if (!t.contains("backends")) error(p.where, "[[proxy]] \"" + p.name + "\" needs backends = [\"<discovery name>\", ...]");
+        if (!t.contains("strategy")) error(p.where, "[[proxy]] \"" + p.name + "\" needs a strategy = { plugin = ..., name = ... }");
+    }
+
+    void plugin_ref(const toml::table& t, herd_kind kind, const std::string& key, PipelineConfig& p) {
+        PluginRef r{kind, {}, {}, key};
+        for (const char* field : {"plugin", "name"}) {
+            auto* n = t.get(field);
+            if (!n) {
+                error(pos_of(t.source()), key + " needs " + field + " = \"...\"");
+                return;
+            }
+            if (!expect(*n, toml::node_type::string, key + "." + field, "a string")) return;
+            (std::string(field) == "plugin" ? r.plugin : r.factory) = n->as_string()->get();
+        }
+        p.plugin_refs.push_back(std::move(r));
+    }
+
+    void pipelines(const std::string& section, const toml::node& node, Config& cfg) {
+        if (!node.is_array_of_tables()) {
+            error(pos_of(node.source()), "\"" + section + "\" must be an array of tables: write [[" + section + "]]");
+            return;
+        }
+        for (auto&& item : *node.as_array()) {
+            const auto& t = *item.as_table();
+            PipelineConfig p;
+            p.kind = section;
+            p.where = pos_of(t.source());
+            p.table = std::shared_ptr<const toml::table>(root_, &t);
+            auto* name = t.get("name");
+            if (!name || !name->is_string() || !valid_instance_name(name->as_string()->get())) {
+                error(name ? pos_of(name->source()) : p.where,
+                      "[[" + section + "]] needs name = \"...\" (letters, digits, '_', '-', '.')");
+                continue;
+            }
+            p.name = name->as_string()->get();
+            for (const auto& other : cfg.pipelines)
+                if (other.kind == section && other.name == p.name)
+                    error(pos_of(name->source()), "duplicate " + section + " name \"" + p.name + "\" (first defined at line " +
+                                                      std::to_string(other.where.line) + ")");
+            if (section == "proxy") proxy(t, p);
+            cfg.pipelines.push_back(std::move(p));
+        }
+    }
+
+    // Names a pipeline uses must be defined somewhere in the file.
+    void check_references(const Config& cfg) {
+        std::string defined;
+        for (const auto& i : cfg.instances)
+            if (i.kind == HERD_KIND_DISCOVERY) defined += (defined.empty() ? "" : ", ") + i.name;
+        for (const auto& p : cfg.pipelines)
+            for (const auto& [key, ref] : p.discovery_refs)
+                if (!cfg.find(HERD_KIND_DISCOVERY, ref))
+                    error(p.position_of(key), p.kind + " \"" + p.name + "\": " + key + " names no [[discovery]] \"" + ref +
+                                                  "\" (defined: " + (defined.empty() ? "none" : defined) + ")");
+    }
+
     std::string file_;
     fs::path base_;
     fs::path default_plugin_dir_;
+    std::shared_ptr<toml::table> root_;
     Diagnostics errors_;
 };
 
 }  // namespace
 
+Position position_in(const toml::table* table, Position where, std::string_view key_path);
+
 Position InstanceConfig::position_of(std::string_view key_path) const {
+    return position_in(table.get(), where, key_path);
+}
+
+Position PipelineConfig::position_of(std::string_view key_path) const {
+    return position_in(table.get(), where, key_path);
+}
+
+Position position_in(const toml::table* table, Position where, std::string_view key_path) {
     if (!table || key_path.empty()) return where;
-    const toml::node* n = table.get();
+    const toml::node* n = table;
     Position best = where;
     size_t i = 0;
     while (i < key_path.size() && n) {

@@ -49,11 +49,31 @@ struct InstanceConfig {
     std::string fingerprint() const;
 };
 
+// A reference from a pipeline to a plugin factory (strategy, affinity module).
+struct PluginRef {
+    herd_kind kind = 0;
+    std::string plugin;
+    std::string factory;
+    std::string key;  // where it is written, e.g. "affinity[1]"
+};
+
+// A [[proxy]] / [[sharding]] / [[dispatch]] table.
+struct PipelineConfig {
+    std::string kind;  // "proxy", ...
+    std::string name;
+    Position where;
+    std::shared_ptr<const toml::table> table;
+    std::vector<std::pair<std::string, std::string>> discovery_refs;  // (key, discovery name)
+    std::vector<PluginRef> plugin_refs;
+    Position position_of(std::string_view key_path) const;
+};
+
 struct Config {
     std::string file;  // as given, for messages
     std::filesystem::path base_dir;
     HostConfig host;
     std::vector<InstanceConfig> instances;
+    std::vector<PipelineConfig> pipelines;
 
     const InstanceConfig* find(herd_kind kind, const std::string& name) const;
     Diagnostic at(const InstanceConfig& inst, std::string_view key, std::string message) const {

@@ -41,11 +41,13 @@ void Manager::remove_provider(const std::string& name) {
     providers_.erase(it);
     for (const char* m : {"herd_discovery_targets", "herd_discovery_healthy", "herd_discovery_groups"})
         metrics_.gauge(m, "", {"discovery"}).remove({name});
-    if (!d.changed.empty()) {
-        queue_.push_back(std::move(d));
-        ++enqueued_;
-        cv_.notify_all();
-    }
+    if (!d.changed.empty()) enqueue(std::move(d));
+}
+
+void Manager::enqueue(Delivery d) {
+    d.seq = ++enqueued_;
+    queue_.push_back(std::move(d));
+    cv_.notify_all();
 }
 
 void Manager::publish_metrics(const std::string& name, const Provider& p) {
@@ -94,9 +96,7 @@ void Manager::update(const std::string& provider, std::string_view json) {
         metrics_.counter("herd_discovery_updates_total", "Changes of target groups received from a discovery instance.", {"discovery"})
             .with({provider})
             .add(1);
-        queue_.push_back(std::move(d));
-        ++enqueued_;
-        cv_.notify_all();
+        enqueue(std::move(d));
     }
     publish_metrics(provider, p);
 }
@@ -129,13 +129,11 @@ void Manager::report_healthy(const std::string& provider) {
 uint64_t Manager::subscribe(const std::string& provider, Callback cb) {
     std::lock_guard lk(mu_);
     uint64_t id = next_id_++;
-    subscribers_[id] = {provider, std::move(cb)};
     Delivery d{provider, {}, id};
     if (auto it = providers_.find(provider); it != providers_.end())
         for (const auto& [_, g] : it->second.by_source) d.changed.push_back(g);
-    queue_.push_back(std::move(d));
-    ++enqueued_;
-    cv_.notify_all();
+    enqueue(std::move(d));
+    subscribers_[id] = {provider, std::move(cb), enqueued_};
     return id;
 }
 
@@ -181,7 +179,7 @@ void Manager::run() {
         queue_.pop_front();
         std::vector<Callback> targets;
         for (const auto& [id, s] : subscribers_)
-            if (s.provider == d.provider && (!d.only || *d.only == id)) targets.push_back(s.cb);
+            if (s.provider == d.provider && (d.only ? *d.only == id : d.seq > s.since)) targets.push_back(s.cb);
         lk.unlock();
         for (auto& cb : targets) {
             try {

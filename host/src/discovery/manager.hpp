@@ -74,12 +74,15 @@ private:
         std::string provider;
         std::vector<TargetGroup> changed;
         std::optional<uint64_t> only;  // initial snapshot for one subscriber
+        uint64_t seq = 0;
     };
     struct Subscriber {
         std::string provider;
         Callback cb;
+        uint64_t since = 0;  // its snapshot's seq: it hears only deliveries queued after it
     };
 
+    void enqueue(Delivery d);  // mu_ held
     void run();
     void publish_metrics(const std::string& name, const Provider& p);
 

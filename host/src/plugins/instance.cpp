@@ -56,7 +56,7 @@ Instance::~Instance() {
 bool probe_create(const LoadedPlugin& plugin, const herd_factory& factory, const std::string& instance_name,
                   const std::string& config_json, const std::filesystem::path& data_dir,
                   const std::filesystem::path& config_dir, CreateError* error) {
-    auto r = util::run_child({util::self_executable().string(), "__probe-create", plugin.file.string(),
+    auto r = util::run_child({util::probe_executable().string(), "__probe-create", plugin.file.string(),
                               kind_name(factory.kind), factory.name, instance_name, data_dir.string(),
                               config_dir.string()},
                              config_json, std::chrono::seconds(30));

@@ -61,6 +61,11 @@ bool valid_name(const std::string& s) {
     return true;
 }
 
+// Smallest sizes a plugin of this major may report: the sizes as of ABI 1.0. Fields appended
+// since must be read only after HERD_HAS_FIELD says the plugin's struct has them.
+constexpr uint32_t kMinDescriptor = sizeof(herd_plugin_descriptor);
+constexpr uint32_t kMinFactory = sizeof(herd_factory);
+
 // The descriptor is the plugin's word; check everything the host will rely on.
 std::string check_descriptor(const herd_plugin_descriptor* d) {
     const std::string host = version_text(HERD_ABI_MAJOR, HERD_ABI_MINOR);
@@ -72,7 +77,7 @@ std::string check_descriptor(const herd_plugin_descriptor* d) {
     if (d->header.abi_minor > HERD_ABI_MINOR)
         return "built for plugin ABI " + plugin + ", newer than this herd's ABI " + host +
                ": upgrade herd, or rebuild the plugin against an SDK no newer than " + host;
-    if (d->header.struct_size < sizeof(herd_plugin_descriptor))
+    if (d->header.struct_size < kMinDescriptor)
         return "its descriptor is smaller than ABI " + plugin + " defines (" + std::to_string(d->header.struct_size) +
                " bytes): the plugin is corrupt or was built against a modified header";
     if (!d->name || !valid_name(d->name))
@@ -83,7 +88,7 @@ std::string check_descriptor(const herd_plugin_descriptor* d) {
     for (size_t i = 0; i < d->factory_count; ++i) {
         const herd_factory* f = d->factories[i];
         if (!f) return "factory #" + std::to_string(i) + " is NULL";
-        if (f->header.struct_size < sizeof(herd_factory) || f->header.abi_major != HERD_ABI_MAJOR)
+        if (f->header.struct_size < kMinFactory || f->header.abi_major != HERD_ABI_MAJOR)
             return "factory #" + std::to_string(i) + " has an incompatible header";
         if (!f->name || !valid_name(f->name)) return "factory #" + std::to_string(i) + " has no valid name";
         if (!f->create || !f->destroy) return std::string("factory \"") + f->name + "\" lacks create or destroy";

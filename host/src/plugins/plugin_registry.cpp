@@ -20,7 +20,7 @@ std::vector<FileReport> PluginRegistry::scan(const fs::path& dir) {
     std::error_code ec;
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(dir, ec))
-        if (!e.is_directory()) files.push_back(e.path());
+        if (!e.is_directory() && e.path().filename().string().front() != '.') files.push_back(e.path());
     if (ec) {
         out.push_back({dir, nullptr, "cannot read plugin directory: " + ec.message(), false});
         return out;
@@ -82,7 +82,7 @@ FileReport PluginRegistry::load_locked(const fs::path& file) {
 
 // Loads the file in a child process first. Returns why it must be refused, or "" when it loaded.
 std::string PluginRegistry::probe(const fs::path& file) const {
-    auto r = util::run_child({util::self_executable().string(), "__probe-load", file.string()}, "",
+    auto r = util::run_child({util::probe_executable().string(), "__probe-load", file.string()}, "",
                              std::chrono::seconds(10));
     if (r.spawn_failed) {
         spdlog::warn("cannot start a probe process for {} ({}); loading it without isolation", file.string(), r.err);

@@ -124,6 +124,11 @@ int App::run() {
         spdlog::error("plugin_dir {} is not a directory: no plugins can be loaded", cfg.host.plugin_dir.string());
     else
         registry_.scan(cfg.host.plugin_dir);
+    if (auto errs = check_pipelines(cfg, registry_); !errs.empty()) {
+        for (const auto& d : errs) spdlog::error("{}", d.str());
+        spdlog::critical("configuration {} has {} error(s); nothing started", cfg.file, errs.size());
+        return 1;
+    }
 
     {
         std::lock_guard lk(mu_);
@@ -205,6 +210,11 @@ bool App::reload() {
     }
     config::Config cfg = std::move(*loaded.config);
     if (fs::is_directory(cfg.host.plugin_dir)) registry_.scan(cfg.host.plugin_dir);
+
+    if (auto errs = check_pipelines(cfg, registry_); !errs.empty()) {
+        for (const auto& d : errs) spdlog::error("{}", d.str());
+        return refuse(errs.front().str());
+    }
 
     std::unique_lock lk(mu_);
     config::Diagnostics errors;

@@ -35,4 +35,8 @@ private:
     BuildOptions opts_;
 };
 
+// What pipelines need from the loaded plugins (strategy and affinity factories), and whether this
+// build can run them at all. Empty when every pipeline can be built.
+config::Diagnostics check_pipelines(const config::Config& cfg, const plugins::PluginRegistry& registry);
+
 }  // namespace herd::runtime

@@ -109,6 +109,18 @@ std::string describe_signal(int sig) {
     return std::string("SIG") + (abbrev ? abbrev : std::to_string(sig).c_str()) + " (" + (desc ? desc : "?") + ")";
 }
 
+namespace {
+std::filesystem::path& probe_override() {
+    static std::filesystem::path p;
+    return p;
+}
+}  // namespace
+
+std::filesystem::path probe_executable() {
+    return probe_override().empty() ? self_executable() : probe_override();
+}
+void set_probe_executable(std::filesystem::path p) { probe_override() = std::move(p); }
+
 std::filesystem::path self_executable() {
     std::error_code ec;
     auto p = std::filesystem::read_symlink("/proc/self/exe", ec);

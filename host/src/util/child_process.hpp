@@ -27,4 +27,9 @@ std::string describe_signal(int sig);
 // The running executable (/proc/self/exe resolved).
 std::filesystem::path self_executable();
 
+// The herd binary that runs `__probe-*` children: this executable unless set (tests set it,
+// since their own executable is not herd).
+std::filesystem::path probe_executable();
+void set_probe_executable(std::filesystem::path p);
+
 }  // namespace herd::util

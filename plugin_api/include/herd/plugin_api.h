@@ -28,8 +28,13 @@
 extern "C" {
 #endif
 
+/*
+ * Version history (append-only within a major):
+ *   1.0  initial ABI: kv, discovery, selector, affinity; host services; plugin descriptor.
+ *   1.1  herd_create_args.config_dir (host -> plugin; every 1.1 host provides it).
+ */
 #define HERD_ABI_MAJOR 1
-#define HERD_ABI_MINOR 0
+#define HERD_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define HERD_PLUGIN_EXPORT __declspec(dllexport)

@@ -1,0 +1,30 @@
+# Fails when plugin_api.h changed but the ABI version did not (or the record was not updated).
+# Run: cmake -DHEADER=... -DRECORD=... -P check_header_hash.cmake
+file(READ "${HEADER}" text)
+string(REGEX MATCH "#define HERD_ABI_MAJOR ([0-9]+)" _ "${text}")
+set(major ${CMAKE_MATCH_1})
+string(REGEX MATCH "#define HERD_ABI_MINOR ([0-9]+)" _ "${text}")
+set(minor ${CMAKE_MATCH_1})
+file(SHA256 "${HEADER}" actual)
+file(STRINGS "${RECORD}" lines REGEX "^[0-9]+\\.[0-9]+ [0-9a-f]+$")
+set(found FALSE)
+foreach(line IN LISTS lines)
+  string(REPLACE " " ";" parts "${line}")
+  list(GET parts 0 version)
+  list(GET parts 1 hash)
+  if(hash STREQUAL actual)
+    if(NOT version STREQUAL "${major}.${minor}")
+      message(FATAL_ERROR "plugin_api.h matches the record of ABI ${version} but declares ${major}.${minor}")
+    endif()
+    set(found TRUE)
+  elseif(version STREQUAL "${major}.${minor}")
+    message(FATAL_ERROR
+      "plugin_api.h changed but still declares ABI ${major}.${minor}.\n"
+      "Bump HERD_ABI_MINOR (fields appended only) or HERD_ABI_MAJOR (anything else), add a line to the "
+      "version history in the header, then append to ${RECORD}:\n  <major>.<minor> <sha256 of the header>")
+  endif()
+endforeach()
+if(NOT found)
+  message(FATAL_ERROR "ABI ${major}.${minor} is not recorded in ${RECORD}; append:\n  ${major}.${minor} ${actual}")
+endif()
+message(STATUS "plugin_api.h is ABI ${major}.${minor} as recorded (${actual})")

@@ -1,0 +1,26 @@
+# Test helpers shared by tests/ and the tests beside each plugin. Included from the top level
+# before plugins/ so plugin folders can declare their tests with herd_test().
+set(HERD_FIXTURE_DIR ${PROJECT_BINARY_DIR}/tests/abi/fixtures)
+
+add_library(herd_catch_main STATIC ${CMAKE_CURRENT_LIST_DIR}/catch_main.cpp)
+target_link_libraries(herd_catch_main PUBLIC Catch2::Catch2)
+
+add_library(herd_test_support STATIC ${CMAKE_CURRENT_LIST_DIR}/support/support.cpp)
+target_include_directories(herd_test_support PUBLIC ${CMAKE_CURRENT_LIST_DIR}/support)
+target_link_libraries(herd_test_support PUBLIC herd_catch_main)
+target_compile_definitions(herd_test_support PRIVATE
+  HERD_TEST_BINARY="$<TARGET_FILE:herd>"
+  HERD_TEST_PLUGIN_DIR="${HERD_PLUGIN_OUTPUT_DIR}"
+  HERD_TEST_FIXTURE_DIR="${HERD_FIXTURE_DIR}"
+  HERD_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+  HERD_TEST_BUILD_DIR="${PROJECT_BINARY_DIR}")
+
+# herd_test(<name> SOURCES ... [LIBS ...] [LABELS ...])
+function(herd_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE herd_test_support ${ARG_LIBS})
+  add_dependencies(${name} herd sd_file)
+  catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
+endfunction()
+

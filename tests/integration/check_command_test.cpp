@@ -1,0 +1,112 @@
+// `herd check`: validates without starting anything; every problem as file:line:col.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace herd;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+test::RunResult check(const test::TempDir& dir, const std::string& toml) {
+    test::write_file(dir / "herd.toml", toml);
+    return test::run({test::herd_binary().string(), "check", "-c", (dir / "herd.toml").string()});
+}
+std::string fixtures_host() { return "[host]\nplugin_dir = \"" + test::fixture_dir().string() + "\"\n"; }
+}  // namespace
+
+TEST_CASE("check accepts a good configuration and starts nothing", "[check]") {
+    test::TempDir dir;
+    auto r = check(dir, "[host]\nadmin = \"127.0.0.1:1\"\ndata_dir = \"" + (dir / "data").string() +
+                            "\"\n[[discovery]]\nname = \"r\"\nplugin = \"sd_file\"\ntargets = [\"a:1\"]\n");
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Contains("OK (0 kv, 1 discovery"));
+    CHECK_FALSE(fs::exists(dir / "data"));  // nothing written to the real data_dir
+}
+
+TEST_CASE("check reports malformed TOML with its position", "[check]") {
+    test::TempDir dir;
+    auto r = check(dir, "[host]\nadmin = \"127.0.0.1:1\n");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains((dir / "herd.toml").string() + ":2:"));
+}
+
+TEST_CASE("check names the missing plugin at its key", "[check]") {
+    test::TempDir dir;
+    auto r = check(dir, "[[discovery]]\nname = \"r\"\nplugin = \"sd_nope\"\n");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("herd.toml:3:1: discovery \"r\": no plugin named \"sd_nope\"") && Contains("loaded: sd_file"));
+}
+
+TEST_CASE("check passes the plugin's own validation, at the key the plugin blames", "[check]") {
+    test::TempDir dir;
+    auto r = check(dir, "[[discovery]]\nname = \"r\"\nplugin = \"sd_file\"\ntargets = [\"a:1\", \"http://b:2\"]\n"
+                        "[[discovery]]\nname = \"s\"\nplugin = \"sd_file\"\ntarget = [\"a:1\"]\n");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("herd.toml:4:19: discovery \"r\": \"http://b:2\" is not host:port"));
+    CHECK_THAT(r.err, Contains("herd.toml:8:1: discovery \"s\": unknown key \"target\""));
+}
+
+TEST_CASE("check survives plugins that throw or crash in create", "[check][isolation]") {
+    test::TempDir dir;
+    auto r = check(dir, fixtures_host() +
+                            "[[discovery]]\nname = \"t\"\nplugin = \"throwing_create\"\nfail = \"config\"\n"
+                            "nested = { ports = [1, 70000] }\n"
+                            "[[discovery]]\nname = \"c\"\nplugin = \"crash_create\"\n"
+                            "[[discovery]]\nname = \"e\"\nplugin = \"throwing_create\"\n");
+    CHECK(r.code == 1);  // an exit, not a crash
+    CHECK_THAT(r.err, Contains("herd.toml:7:24: discovery \"t\": port 70000 is out of range"));
+    CHECK_THAT(r.err, Contains("discovery \"c\": the plugin crashed in create") || Contains("discovery \"c\": the create probe gave no answer"));
+    CHECK_THAT(r.err, Contains("discovery \"e\": unexpected exception: the frobnicator is on fire"));
+}
+
+TEST_CASE("check reports a plugin that provides the wrong kind or was refused", "[check]") {
+    test::TempDir dir;
+    auto r = check(dir, fixtures_host() + "[[kv]]\nname = \"k\"\nplugin = \"old_minor\"\n"
+                                          "[[discovery]]\nname = \"d\"\nplugin = \"future_minor\"\n");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("kv \"k\": plugin \"old_minor\" provides no kv (it provides: discovery)"));
+    CHECK_THAT(r.err, Contains("discovery \"d\": plugin \"future_minor\" was refused") && Contains("upgrade herd"));
+}
+
+TEST_CASE("check reports pipelines naming missing instances and plugins", "[check]") {
+    test::TempDir dir;
+    auto r = check(dir, R"([[discovery]]
+name = "replicas"
+plugin = "sd_file"
+targets = ["a:1"]
+
+[[proxy]]
+name = "query"
+listen = "127.0.0.1:9090"
+backends = ["replicas", "missing"]
+strategy = { plugin = "selector", name = "random" }
+affinity = [{ plugin = "sd_file", name = "cookie" }]
+)");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("herd.toml:9:25: proxy \"query\": backends[1] names no [[discovery]] \"missing\""));
+    // The reference errors come with the structural ones, so one run shows everything to fix.
+    r = check(dir, R"([[discovery]]
+name = "replicas"
+plugin = "sd_file"
+targets = ["a:1"]
+
+[[proxy]]
+name = "query"
+listen = "127.0.0.1:9090"
+backends = ["replicas"]
+strategy = { plugin = "selector", name = "random" }
+affinity = [{ plugin = "sd_file", name = "cookie" }]
+)");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("herd.toml:10:14: proxy \"query\": strategy: no plugin named \"selector\""));
+    CHECK_THAT(r.err, Contains("herd.toml:11:15: proxy \"query\": affinity[0]: plugin \"sd_file\" provides no affinity"));
+    CHECK_THAT(r.err, Contains("herd.toml:6:1: [[proxy]] \"query\": proxy pipelines are not part of this herd release yet"));
+}
+
+TEST_CASE("check on a file that does not exist", "[check]") {
+    auto r = test::run({test::herd_binary().string(), "check", "-c", "/nonexistent/herd.toml"});
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("/nonexistent/herd.toml: cannot read the configuration file"));
+}

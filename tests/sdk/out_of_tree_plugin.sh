@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs herd to a temporary prefix, builds examples/third_party_plugin against that prefix only
+# (CMake package and pkg-config), and checks that the installed herd loads and runs the result.
+set -euo pipefail
+build_dir=$1
+example=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+
+cmake --install "$build_dir" --prefix "$prefix" > "$work/install.log"
+test -f "$prefix/include/herd/plugin_api.h"
+test -f "$prefix/lib/cmake/herd_plugin_api/herd_plugin_apiConfig.cmake" ||
+  test -n "$(find "$prefix" -name herd_plugin_apiConfig.cmake)"
+
+# A copy outside the source tree, so nothing relative can leak in.
+cp -r "$example" "$work/src"
+cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" > "$work/configure.log"
+cmake --build "$work/build" > "$work/build.log"
+test -f "$work/build/sd_hello.so"
+
+# The same plugin through pkg-config only.
+pc_dir=$(dirname "$(find "$prefix" -name herd_plugin_api.pc | head -1)")
+export PKG_CONFIG_PATH=$pc_dir
+mkdir -p "$work/pc"
+g++ -std=c++20 -shared -fPIC $(pkg-config --cflags herd_plugin_api nlohmann_json) "$work/src/hello_discovery.cpp" \
+    -Wl,--version-script="$(pkg-config --variable=versionscript herd_plugin_api)" -Wl,--no-undefined \
+    -o "$work/pc/sd_hello.so"
+
+for dir in "$work/build" "$work/pc"; do
+  out=$("$prefix/bin/herd" plugins "$dir" 2>&1 || true)
+  echo "$out"
+  grep -Eq "sd_hello.so +sd_hello 1.0.0  ABI" <<<"$out" || { echo "FAIL: $dir/sd_hello.so was not loaded"; exit 1; }
+  syms=$(nm -D --defined-only "$dir/sd_hello.so" | awk '{print $3}')
+  [ "$syms" = herd_plugin_entry ] || { echo "FAIL: exports $syms"; exit 1; }
+done
+
+# And herd runs it: the installed binary, the installed plugin dir plus the new plugin.
+cp "$work/build/sd_hello.so" "$(dirname "$(find "$prefix" -name sd_file.so)")/"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/herd.toml" <<TOML
+[host]
+admin = "127.0.0.1:$port"
+data_dir = "$work/data"
+
+[[discovery]]
+name = "hello"
+plugin = "sd_hello"
+targets = ["127.0.0.1:9100", "127.0.0.1:9101"]
+TOML
+"$prefix/bin/herd" check -c "$work/herd.toml"
+"$prefix/bin/herd" run -c "$work/herd.toml" 2> "$work/herd.log" &
+pid=$!
+ok=
+for _ in $(seq 1 200); do
+  if curl -fs "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q 'herd_discovery_targets{discovery="hello"} 2'; then ok=1; break; fi
+  sleep 0.05
+done
+kill -TERM $pid; wait $pid || true
+[ -n "$ok" ] || { cat "$work/herd.log"; echo "FAIL: herd did not serve sd_hello's targets"; exit 1; }
+echo "out-of-tree plugin: built (CMake and pkg-config), listed and run by the installed herd"
