@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds one CMake preset (default: "default"). Used by quickstart.sh and test.sh.
+set -euo pipefail
+preset=${1:-default}
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
