@@ -150,14 +150,21 @@ private:
         }
     }
 
-    void instances(const std::string& section, const toml::node& node, Config& cfg) {
-        const herd_kind kind = section == "kv" ? HERD_KIND_KV : HERD_KIND_DISCOVERY;
+    // The tables of a [[section]], or an error when the key is not an array of tables.
+    std::vector<const toml::table*> tables_of(const std::string& section, const toml::node& node) {
+        std::vector<const toml::table*> out;
         if (!node.is_array_of_tables()) {
             error(pos_of(node.source()), "\"" + section + "\" must be an array of tables: write [[" + section + "]]");
-            return;
+            return out;
         }
-        for (auto&& item : *node.as_array()) {
-            const auto& t = *item.as_table();
+        for (auto&& item : *node.as_array()) out.push_back(item.as_table());
+        return out;
+    }
+
+    void instances(const std::string& section, const toml::node& node, Config& cfg) {
+        const herd_kind kind = section == "kv" ? HERD_KIND_KV : HERD_KIND_DISCOVERY;
+        for (const toml::table* table : tables_of(section, node)) {
+            const auto& t = *table;
             InstanceConfig ic;
             ic.kind = kind;
             ic.section = section;
@@ -261,12 +268,8 @@ private:
     }
 
     void pipelines(const std::string& section, const toml::node& node, Config& cfg) {
-        if (!node.is_array_of_tables()) {
-            error(pos_of(node.source()), "\"" + section + "\" must be an array of tables: write [[" + section + "]]");
-            return;
-        }
-        for (auto&& item : *node.as_array()) {
-            const auto& t = *item.as_table();
+        for (const toml::table* table : tables_of(section, node)) {
+            const auto& t = *table;
             PipelineConfig p;
             p.kind = section;
             p.where = pos_of(t.source());
