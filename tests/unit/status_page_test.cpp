@@ -16,7 +16,8 @@ TEST_CASE("the status page shows instances, plugins and refusals, escaped", "[st
     s.plugins.push_back({"sd_file", "0.1.0", "1.1", "discovery", "/p/sd_file.so", "Targets", {"discovery sd_file"}});
     s.refusals.push_back({"/p/evil.so", "not a shared object <script>"});
     s.instances.push_back({"discovery", "replicas", "sd_file", "sd_file", "failing", "1 groups, 2 targets, 3 updates",
-                           "file.json: bad", std::chrono::system_clock::now()});
+                           "file.json: bad", std::chrono::system_clock::now(),
+                           {{"/sd/a.json:0", {"10.0.0.1:9090", "10.0.0.2:9090"}}}, 5});
     auto html = admin::render_status_page(s);
     CHECK_THAT(html, Contains("herd 0.1.0"));
     CHECK_THAT(html, Contains("not ready"));
@@ -26,6 +27,8 @@ TEST_CASE("the status page shows instances, plugins and refusals, escaped", "[st
     CHECK_THAT(html, Contains("not a shared object &lt;script&gt;"));
     CHECK_THAT(html, !Contains("<script>"));
     CHECK_THAT(html, Contains("/p/sd_file.so"));
+    CHECK_THAT(html, Contains("<code>/sd/a.json:0</code></td><td>10.0.0.1:9090, 10.0.0.2:9090"));
+    CHECK_THAT(html, Contains("and 5 more"));
 }
 
 TEST_CASE("ages read like durations", "[status]") {

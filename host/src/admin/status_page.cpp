@@ -89,6 +89,17 @@ std::string render_status_page(const runtime::StatusSnapshot& s) {
                  (i.factory.empty() || i.factory == i.plugin ? "" : " / " + e(i.factory)) + "</td><td>" + badge(i.state) +
                  "</td><td>" + e(i.detail);
             if (!i.error.empty()) h += "<div class=\"err\">" + e(i.error) + "</div>";
+            if (!i.groups.empty()) {
+                h += "<details><summary>targets</summary><table>";
+                for (const auto& [source, addrs] : i.groups) {
+                    string list;
+                    for (const auto& a : addrs) list += (list.empty() ? "" : ", ") + e(a);
+                    h += "<tr><td><code>" + e(source) + "</code></td><td>" + list + "</td></tr>";
+                }
+                h += "</table>";
+                if (i.unlisted_targets) h += "<p class=\"muted\">and " + std::to_string(i.unlisted_targets) + " more</p>";
+                h += "</details>";
+            }
             h += "</td><td>" + (i.kind == "discovery" ? when(i.last_update) : string("")) + "</td></tr>";
         }
         h += "</table>";

@@ -50,6 +50,17 @@ StatusSnapshot App::status_locked() const {
                              std::to_string(ps->updates) + " updates";
                 if (ps->state == discovery::ProviderStatus::State::failing) row.error = ps->last_error;
                 row.last_update = ps->last_update;
+                size_t listed = 0;
+                for (const auto& g : discovery_.groups(key.second)) {
+                    std::vector<std::string> addrs;
+                    for (const auto& t : g.targets) {
+                        if (listed++ < kMaxListedTargets)
+                            addrs.push_back(t.at("__address__"));
+                        else
+                            ++row.unlisted_targets;
+                    }
+                    if (!addrs.empty()) row.groups.emplace_back(g.source, std::move(addrs));
+                }
             } else {
                 row.state = "stopped";
             }

@@ -22,7 +22,12 @@ struct InstanceRow {
     std::string detail;  // e.g. "3 groups, 7 targets"
     std::string error;   // why it is not well, "" when it is
     std::chrono::system_clock::time_point last_update{};
+    // Discovery: (source, addresses) per group, at most kMaxListedTargets addresses in all.
+    std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+    size_t unlisted_targets = 0;
 };
+
+inline constexpr size_t kMaxListedTargets = 200;
 
 struct StatusSnapshot {
     std::string version;
