@@ -44,8 +44,9 @@ std::string when(std::chrono::system_clock::time_point t) {
 }
 
 std::string badge(const std::string& state) {
-    const bool good = state == "running" || state == "healthy" || state == "ready";
-    const bool warn = state == "starting" || state == "stopped";
+    const bool good = state == "running" || state == "healthy" || state == "ready" || state == "serving" ||
+                      state == "eligible";
+    const bool warn = state == "starting" || state == "stopped" || state == "selecting" || state == "no";
     return "<span class=\"badge " + std::string(good ? "ok" : warn ? "warn" : "bad") + "\">" + html_escape(state) + "</span>";
 }
 
@@ -76,8 +77,36 @@ std::string render_status_page(const runtime::StatusSnapshot& s) {
          "</code> — <a href=\"/metrics\">/metrics</a> · <a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a></td></tr></table>";
 
     h += "<h2>Pipelines</h2>";
-    h += "<p class=\"muted\">No pipelines are configured. This release runs plugins, discovery and the admin API; "
-         "proxy, sharding and dispatch pipelines plug into the same runtime.</p>";
+    if (s.proxies.empty()) h += "<p class=\"muted\">No pipelines are configured.</p>";
+    for (const auto& p : s.proxies) {
+        string aff;
+        for (const auto& a : p.affinity) aff += (aff.empty() ? "" : ", ") + e(a);
+        h += "<h3>proxy <b>" + e(p.name) + "</b> on <code>" + e(p.listen) + "</code> " + badge(p.state) + "</h3>";
+        if (!p.error.empty()) h += "<p class=\"err\">" + e(p.error) + "</p>";
+        h += "<p>strategy <b>" + e(p.strategy) + "</b> every " + e(p.interval) + " · affinity " +
+             (aff.empty() ? string("none") : aff) + " · retries " + std::to_string(p.retries) + " · last selection " +
+             when(p.last_selection) + (p.last_result.empty() ? "" : " (" + e(p.last_result) + ")") + "</p>";
+        if (!p.selection_error.empty()) h += "<p class=\"err\">" + e(p.selection_error) + "</p>";
+        if (p.backends.empty()) {
+            h += "<p class=\"muted\">No backends discovered.</p>";
+            continue;
+        }
+        h += "<table><tr><th>backend</th><th>eligible</th><th>ready</th><th>uptime</th><th>history</th>"
+             "<th>comparison value</th><th>requests</th><th>errors</th></tr>";
+        for (const auto& b : p.backends) {
+            auto age = [](double secs) {
+                return secs < 0 ? string("?") : format_age(std::chrono::seconds(static_cast<long long>(secs)));
+            };
+            string score = b.score != b.score ? "–" : std::to_string(static_cast<long long>(b.score));
+            h += "<tr><td><code>" + e(b.id) + "</code>";
+            if (!b.error.empty()) h += "<div class=\"err\">" + e(b.error) + "</div>";
+            h += "</td><td>" + badge(b.eligible ? "eligible" : "no") + (b.ejected ? " " + badge("ejected") : "") +
+                 "</td><td>" + badge(b.ready ? "ready" : "not ready") + "</td><td>" + age(b.uptime_s) + "</td><td>" +
+                 age(b.history_s) + "</td><td>" + score + "</td><td>" + std::to_string(static_cast<long long>(b.requests)) +
+                 "</td><td>" + std::to_string(static_cast<long long>(b.errors)) + "</td></tr>";
+        }
+        h += "</table>";
+    }
 
     h += "<h2>Instances</h2>";
     if (s.instances.empty()) {

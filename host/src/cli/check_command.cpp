@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_registry.hpp"
+#include "proxy/proxy_pipeline.hpp"
 #include "runtime/instance_builder.hpp"
 
 #include <unistd.h>
@@ -43,14 +44,25 @@ int check(const Common& c, const std::filesystem::path& file) {
     }
     std::error_code ec;
     std::filesystem::remove_all(scratch, ec);
-    for (auto& d : runtime::check_pipelines(cfg, registry)) errors.push_back(std::move(d));
+    auto pipeline_errors = runtime::check_pipelines(cfg, registry);
+    if (pipeline_errors.empty()) {
+        // The strategy and affinity instances validate their own keys.
+        for (const auto& pc : cfg.pipelines)
+            for (const auto& ref : pc.plugin_refs) {
+                config::Diagnostic d;
+                builder.build(proxy::plugin_instance_config(pc, ref), &d);
+                if (!d.message.empty()) errors.push_back(d);
+            }
+    }
+    for (auto& d : pipeline_errors) errors.push_back(std::move(d));
 
     if (!errors.empty()) {
         for (const auto& d : errors) std::cerr << d.str() << "\n";
         std::cerr << cfg.file << ": " << errors.size() << " error(s)\n";
         return 1;
     }
-    std::cout << cfg.file << ": OK (" << kv << " kv, " << disc << " discovery; plugins from "
+    std::cout << cfg.file << ": OK (" << kv << " kv, " << disc << " discovery, " << cfg.pipelines.size()
+              << " pipelines; plugins from "
               << cfg.host.plugin_dir.string() << "; admin " << cfg.host.admin << ")\n";
     return 0;
 }

@@ -209,15 +209,64 @@ private:
         }
     }
 
-    // [[proxy]]: the shape every proxy has; herd 0.1 validates it and refuses to run it.
+    // Typed readers for pipeline keys: each reports its own error and leaves the default.
+    bool read(const toml::node& v, const std::string& k, std::string& out) {
+        if (!expect(v, toml::node_type::string, k, "a string")) return false;
+        out = v.as_string()->get();
+        return true;
+    }
+    void read(const toml::node& v, const std::string& k, bool& out) {
+        if (expect(v, toml::node_type::boolean, k, "true or false")) out = v.as_boolean()->get();
+    }
+    void read(const toml::node& v, const std::string& k, int& out, int lo, int hi) {
+        if (!expect(v, toml::node_type::integer, k, "an integer")) return;
+        auto n = v.as_integer()->get();
+        if (n < lo || n > hi)
+            error(pos_of(v.source()), "\"" + k + "\" must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        else
+            out = static_cast<int>(n);
+    }
+    void read(const toml::node& v, const std::string& k, std::chrono::milliseconds& out) {
+        std::string s;
+        if (!read(v, k, s)) return;
+        auto d = sdk::parse_duration(s);
+        if (!d || d->count() == 0) error(pos_of(v.source()), "\"" + k + "\" must be a positive duration such as \"10s\"");
+        else out = *d;
+    }
+    // 1048576, "512KiB", "10MiB", "1GiB", "10MB"
+    void read_size(const toml::node& v, const std::string& k, uint64_t& out) {
+        if (auto* i = v.as_integer()) {
+            if (i->get() <= 0) error(pos_of(v.source()), "\"" + k + "\" must be positive");
+            else out = static_cast<uint64_t>(i->get());
+            return;
+        }
+        std::string s;
+        if (!read(v, k, s)) return;
+        size_t used = 0;
+        unsigned long long n = 0;
+        try {
+            n = std::stoull(s, &used);
+        } catch (...) {
+            used = 0;
+        }
+        static const std::map<std::string, uint64_t> units{{"", 1},        {"B", 1},          {"KB", 1000},
+                                                           {"MB", 1000000}, {"GB", 1000000000}, {"KiB", 1ull << 10},
+                                                           {"MiB", 1ull << 20}, {"GiB", 1ull << 30}};
+        auto u = used ? units.find(s.substr(used)) : units.end();
+        if (u == units.end() || n == 0) error(pos_of(v.source()), "\"" + k + "\" must be a size such as \"10MiB\"");
+        else out = n * u->second;
+    }
+
+    // [[proxy]]: one HTTP endpoint in front of replicas; see docs/configuration.md.
     void proxy(const toml::table& t, PipelineConfig& p) {
+        ProxyConfig c;
         for (auto&& [key, v] : t) {
             const std::string k(key.str());
             if (k == "name") continue;
             if (k == "listen") {
-                if (!expect(v, toml::node_type::string, k, "a string")) continue;
+                if (!read(v, k, c.listen)) continue;
                 try {
-                    util::split_host_port(v.as_string()->get());
+                    util::split_host_port(c.listen);
                 } catch (const std::exception& e) {
                     error(pos_of(v.source()), std::string("\"listen\": ") + e.what());
                 }
@@ -225,44 +274,83 @@ private:
                 if (!expect(v, toml::node_type::array, k, "an array of [[discovery]] names")) continue;
                 auto& a = *v.as_array();
                 for (size_t i = 0; i < a.size(); ++i) {
-                    if (!expect(*a.get(i), toml::node_type::string, k + "[" + std::to_string(i) + "]", "a string")) continue;
-                    p.discovery_refs.emplace_back(k + "[" + std::to_string(i) + "]", a.get(i)->as_string()->get());
+                    std::string name;
+                    if (!read(*a.get(i), k + "[" + std::to_string(i) + "]", name)) continue;
+                    p.discovery_refs.emplace_back(k + "[" + std::to_string(i) + "]", name);
+                    c.backends.push_back(name);
                 }
             } else if (k == "strategy") {
                 if (expect(v, toml::node_type::table, k, "a table like { plugin = \"selector\", name = \"random\" }"))
-                    plugin_ref(*v.as_table(), HERD_KIND_SELECTOR, k, p);
+                    plugin_ref(*v.as_table(), HERD_KIND_SELECTOR, k, p, &c);
             } else if (k == "affinity") {
                 if (!expect(v, toml::node_type::array, k, "an array of tables")) continue;
                 auto& a = *v.as_array();
                 for (size_t i = 0; i < a.size(); ++i) {
                     const std::string ik = k + "[" + std::to_string(i) + "]";
                     if (expect(*a.get(i), toml::node_type::table, ik, "a table like { plugin = \"affinity\", name = \"cookie\" }"))
-                        plugin_ref(*a.get(i)->as_table(), HERD_KIND_AFFINITY, ik, p);
+                        plugin_ref(*a.get(i)->as_table(), HERD_KIND_AFFINITY, ik, p, nullptr);
                 }
-            } else if (k == "retries" || k == "threads") {
-                if (!expect(v, toml::node_type::integer, k, "an integer")) continue;
-                auto n = v.as_integer()->get();
-                if (n < (k == "threads" ? 1 : 0) || n > (k == "threads" ? 256 : 10))
-                    error(pos_of(v.source()), "\"" + k + "\" must be between " + (k == "threads" ? "1 and 256" : "0 and 10"));
+            } else if (k == "retries") {
+                read(v, k, c.retries, 0, 10);
+            } else if (k == "threads") {
+                read(v, k, c.threads, 1, 256);
+            } else if (k == "eject_after") {
+                read(v, k, c.eject_after, 1, 1000);
+            } else if (k == "path_prefix") {
+                if (read(v, k, c.path_prefix) && (c.path_prefix.empty() || c.path_prefix.front() != '/'))
+                    error(pos_of(v.source()), "\"path_prefix\" must start with '/', e.g. \"/prom\"");
+                while (c.path_prefix.size() > 1 && c.path_prefix.back() == '/') c.path_prefix.pop_back();
+            } else if (k == "max_request_body") {
+                read_size(v, k, c.max_request_body);
+            } else if (k == "connect_timeout") {
+                read(v, k, c.connect_timeout);
+            } else if (k == "response_timeout") {
+                read(v, k, c.response_timeout);
+            } else if (k == "idle_timeout") {
+                read(v, k, c.idle_timeout);
+            } else if (k == "stats_timeout") {
+                read(v, k, c.stats_timeout);
+            } else if (k == "health_interval") {
+                read(v, k, c.health_interval);
+            } else if (k == "eject_duration") {
+                read(v, k, c.eject_duration);
+            } else if (k == "mpp_endpoints") {
+                read(v, k, c.mpp_endpoints);
             } else {
-                error(pos_of(key.source()), "unknown key \"" + k + "\" in [[proxy]] (expected name, listen, backends, strategy, affinity, retries, threads)");
+                error(pos_of(key.source()),
+                      "unknown key \"" + k + "\" in [[proxy]] (see docs/configuration.md for the proxy's keys)");
             }
         }
         if (!t.contains("listen")) error(p.where, "[[proxy]] \"" + p.name + "\" needs listen = \"host:port\"");
         if (!t.contains("backends")) error(p.where, "[[proxy]] \"" + p.name + "\" needs backends = [\"<discovery name>\", ...]");
         if (!t.contains("strategy")) error(p.where, "[[proxy]] \"" + p.name + "\" needs a strategy = { plugin = ..., name = ... }");
+        p.proxy = std::move(c);
     }
 
-    void plugin_ref(const toml::table& t, herd_kind kind, const std::string& key, PipelineConfig& p) {
-        PluginRef r{kind, {}, {}, key};
-        for (const char* field : {"plugin", "name"}) {
-            auto* n = t.get(field);
-            if (!n) {
+    // { plugin = "...", name = "..." [, interval = "10s" for a strategy] [, plugin keys...] }
+    // mpp's "minimum-history:1h" is accepted as name "minimum-history" with history = "1h".
+    void plugin_ref(const toml::table& t, herd_kind kind, const std::string& key, PipelineConfig& p, ProxyConfig* proxy) {
+        PluginRef r{kind, {}, {}, key, nlohmann::json::object()};
+        for (auto&& [k, v] : t) {
+            const std::string name(k.str());
+            if (name == "plugin" || name == "name") {
+                std::string s;
+                if (!read(v, key + "." + name, s)) return;
+                (name == "plugin" ? r.plugin : r.factory) = s;
+            } else if (name == "interval" && proxy) {
+                read(v, key + ".interval", proxy->interval);
+            } else {
+                r.settings[name] = to_json(v);
+            }
+        }
+        for (const char* field : {"plugin", "name"})
+            if (!t.contains(field)) {
                 error(pos_of(t.source()), key + " needs " + field + " = \"...\"");
                 return;
             }
-            if (!expect(*n, toml::node_type::string, key + "." + field, "a string")) return;
-            (std::string(field) == "plugin" ? r.plugin : r.factory) = n->as_string()->get();
+        if (auto colon = r.factory.find(':'); colon != std::string::npos) {
+            if (!r.settings.contains("history")) r.settings["history"] = r.factory.substr(colon + 1);
+            r.factory.resize(colon);
         }
         p.plugin_refs.push_back(std::move(r));
     }
@@ -355,6 +443,32 @@ Position position_in(const toml::table* table, Position where, std::string_view 
 }
 
 std::string InstanceConfig::fingerprint() const { return plugin + "\n" + factory + "\n" + settings.dump(); }
+
+std::shared_ptr<const toml::table> PipelineConfig::subtable(std::string_view key_path) const {
+    if (!table) return nullptr;
+    const toml::node* n = table.get();
+    std::string_view rest = key_path;
+    while (n && !rest.empty()) {
+        if (rest.front() == '.') rest.remove_prefix(1);
+        if (rest.front() == '[') {
+            size_t close = rest.find(']');
+            auto* a = n->as_array();
+            size_t idx = std::stoul(std::string(rest.substr(1, close - 1)));
+            n = (a && idx < a->size()) ? a->get(idx) : nullptr;
+            rest.remove_prefix(close + 1);
+        } else {
+            size_t end = rest.find_first_of(".[");
+            if (end == std::string_view::npos) end = rest.size();
+            auto* t = n->as_table();
+            n = t ? t->get(rest.substr(0, end)) : nullptr;
+            rest.remove_prefix(end);
+        }
+    }
+    if (!n || !n->as_table()) return nullptr;
+    return std::shared_ptr<const toml::table>(table, n->as_table());
+}
+
+std::string PipelineConfig::fingerprint() const { return kind + "\n" + to_json(*table).dump(); }
 
 const InstanceConfig* Config::find(herd_kind kind, const std::string& name) const {
     for (const auto& i : instances)

@@ -54,7 +54,28 @@ struct PluginRef {
     herd_kind kind = 0;
     std::string plugin;
     std::string factory;
-    std::string key;  // where it is written, e.g. "affinity[1]"
+    std::string key;          // where it is written, e.g. "affinity[1]"
+    nlohmann::json settings;  // the table's other keys, for the plugin
+};
+
+// A [[proxy]]'s own settings (its strategy and affinity modules are the pipeline's plugin_refs:
+// the strategy first, then the affinity modules in order).
+struct ProxyConfig {
+    std::string listen;
+    std::vector<std::string> backends;  // [[discovery]] names
+    std::chrono::milliseconds interval{10000};          // selection interval (strategy.interval)
+    int retries = 2;
+    int threads = 0;                                    // 0 = the number of cores
+    std::string path_prefix;                            // "/prom": clients' /prom/api/... -> /api/...
+    uint64_t max_request_body = 10ull << 20;            // bytes buffered for replay; 413 beyond
+    std::chrono::milliseconds connect_timeout{2000};
+    std::chrono::milliseconds response_timeout{120000};  // until the backend's response headers
+    std::chrono::milliseconds idle_timeout{300000};      // a client connection with no request
+    std::chrono::milliseconds stats_timeout{3000};       // gathering /metrics and /-/ready
+    std::chrono::milliseconds health_interval{5000};     // active /-/ready checks
+    std::chrono::milliseconds eject_duration{10000};     // passive ejection cool-down
+    int eject_after = 1;                                 // consecutive failures before ejection
+    bool mpp_endpoints = false;                          // /mpp/health, /mpp/status, /mpp/metrics
 };
 
 // A [[proxy]] / [[sharding]] / [[dispatch]] table.
@@ -65,7 +86,11 @@ struct PipelineConfig {
     std::shared_ptr<const toml::table> table;
     std::vector<std::pair<std::string, std::string>> discovery_refs;  // (key, discovery name)
     std::vector<PluginRef> plugin_refs;
+    std::optional<ProxyConfig> proxy;  // for kind "proxy"
     Position position_of(std::string_view key_path) const;
+    // An inline table inside this one ("strategy", "affinity[1]"), kept alive with the document.
+    std::shared_ptr<const toml::table> subtable(std::string_view key_path) const;
+    std::string fingerprint() const;   // equal = nothing to restart on reload
 };
 
 struct Config {

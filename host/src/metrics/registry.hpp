@@ -47,8 +47,46 @@ private:
     std::map<std::vector<std::string>, std::unique_ptr<Series>> series_;
 };
 
+// Cumulative buckets, lock-free to observe.
+class Histogram {
+public:
+    explicit Histogram(const std::vector<double>& bounds);
+    void observe(double v) noexcept;
+    uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+    double sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
+    uint64_t bucket(size_t i) const noexcept { return buckets_[i].load(std::memory_order_relaxed); }  // not cumulative
+
+private:
+    const std::vector<double>& bounds_;
+    std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // one per bound, then +Inf
+    std::atomic<uint64_t> count_{0};
+    std::atomic<double> sum_{0.0};
+};
+
+class HistogramFamily {
+public:
+    HistogramFamily(std::string name, std::string help, std::vector<std::string> labels, std::vector<double> bounds);
+    const std::vector<std::string>& label_names() const { return labels_; }
+    const std::vector<double>& bounds() const { return bounds_; }
+    Histogram& with(const std::vector<std::string>& values);
+    void remove(const std::vector<std::string>& values);
+    void render(std::string& out) const;
+
+private:
+    std::string name_, help_;
+    std::vector<std::string> labels_;
+    std::vector<double> bounds_;
+    mutable std::mutex mu_;
+    std::map<std::vector<std::string>, std::unique_ptr<Histogram>> series_;
+};
+
+// Latency buckets from 1 ms to 60 s.
+std::vector<double> latency_buckets();
+
 class Registry {
 public:
+    HistogramFamily& histogram(const std::string& name, const std::string& help, const std::vector<std::string>& labels,
+                               const std::vector<double>& bounds);
     // Finds or creates a family. Throws std::invalid_argument on an invalid name or label, or when
     // a family of that name exists with another type or other labels.
     Family& family(const std::string& name, const std::string& help, Type type,
@@ -67,6 +105,7 @@ public:
 private:
     mutable std::mutex mu_;
     std::map<std::string, std::unique_ptr<Family>> families_;
+    std::map<std::string, std::unique_ptr<HistogramFamily>> histograms_;
     std::vector<std::function<void()>> collectors_;
 };
 

@@ -63,6 +63,39 @@ std::map<App::Key, App::Running> App::build(const config::Config& cfg, std::map<
     return out;
 }
 
+std::map<std::string, App::RunningPipeline> App::build_pipelines(const config::Config& cfg,
+                                                                const std::map<std::string, RunningPipeline>* old,
+                                                                config::Diagnostics* errors, bool tolerate_failures) {
+    InstanceBuilder builder(cfg, registry_, {opts_.isolate, true});
+    std::map<std::string, RunningPipeline> out;
+    for (const auto& pc : cfg.pipelines) {
+        if (pc.kind != "proxy") continue;
+        if (old) {
+            auto it = old->find(pc.name);
+            if (it != old->end() && it->second.cfg.fingerprint() == pc.fingerprint() && it->second.error.empty())
+                continue;  // unchanged: the caller keeps the running one
+        }
+        RunningPipeline r{pc, nullptr, {}};
+        config::Diagnostic d;
+        auto p = proxy::ProxyPipeline::create(pc, builder, discovery_, metrics::global(), &d);
+        if (p) {
+            if (auto why = p->start(); !why.empty()) {
+                d = {cfg.file, pc.where, why};
+                p.reset();
+            }
+        }
+        if (!p) {
+            errors->push_back(d);
+            if (!tolerate_failures) continue;
+            spdlog::error("{}", d.str());
+            r.error = d.message;
+        }
+        r.proxy = std::move(p);
+        out.emplace(pc.name, std::move(r));
+    }
+    return out;
+}
+
 void App::start_new(std::map<Key, Running>& set) {
     for (auto& [key, r] : set) {
         if (!r.runner || !r.error.empty()) continue;
@@ -81,6 +114,9 @@ void App::publish_instance_metrics() {
                                        {"kind", "name", "plugin"});
     for (const auto& [key, r] : running_)
         up.with({plugins::kind_name(key.first), key.second, r.cfg.plugin}).set(r.error.empty() ? 1 : 0);
+    auto& pipeline_up = metrics::global().gauge("herd_pipeline_up", "1 when a configured pipeline serves, 0 when it failed.",
+                                                {"kind", "name"});
+    for (const auto& [name, p] : pipelines_) pipeline_up.with({p.cfg.kind, name}).set(p.error.empty() ? 1 : 0);
     auto ready = status_locked().ready;
     metrics::global().gauge("herd_ready", "1 when every configured component started.").with({}).set(ready ? 1 : 0);
 }
@@ -136,6 +172,7 @@ int App::run() {
         config::Diagnostics errors;
         running_ = build(cfg, nullptr, &errors, true);
         start_new(running_);
+        pipelines_ = build_pipelines(cfg, nullptr, &errors, true);
         config_ = std::move(cfg);
         started_ = true;
         publish_instance_metrics();
@@ -176,13 +213,16 @@ int App::run() {
         std::lock_guard lk(mu_);
         server = std::move(admin_);
     }
-    server->stop();  // stop accepting; requests in flight are answered first
+    std::map<std::string, RunningPipeline> stopping_pipelines;
     std::map<Key, Running> stopping;
     {
         std::lock_guard lk(mu_);
+        stopping_pipelines.swap(pipelines_);
         stopping.swap(running_);
     }
-    stopping.clear();  // discovery runners stop, instances are destroyed
+    stopping_pipelines.clear();  // proxies stop accepting and answer what is in flight
+    server->stop();              // the admin listener likewise
+    stopping.clear();            // discovery runners stop, instances are destroyed
     spdlog::info("herd stopped");
     return 0;
 }
@@ -219,6 +259,10 @@ bool App::reload() {
     std::unique_lock lk(mu_);
     config::Diagnostics errors;
     auto created = build(cfg, &running_, &errors, false);
+    // New and changed proxies start now, before anything is committed: a port they cannot bind
+    // refuses the reload. (Listeners use SO_REUSEPORT, so a changed proxy binds beside the old.)
+    auto created_pipelines = errors.empty() ? build_pipelines(cfg, &pipelines_, &errors, false)
+                                            : std::map<std::string, RunningPipeline>{};
     std::unique_ptr<admin::HttpServer> new_admin;
     if (errors.empty() && cfg.host.admin != config_->host.admin) {
         new_admin = std::make_unique<admin::HttpServer>([this](const admin::Request& r) { return handle(r); });
@@ -231,6 +275,7 @@ bool App::reload() {
     if (!errors.empty()) {
         for (const auto& d : errors) spdlog::error("{}", d.str());
         lk.unlock();
+        created_pipelines.clear();
         created.clear();
         if (new_admin) new_admin->stop();
         return refuse(errors.front().str());
@@ -253,6 +298,20 @@ bool App::reload() {
     start_new(created);
     for (auto& [key, r] : created) next.emplace(key, std::move(r));
     running_ = std::move(next);
+
+    std::map<std::string, RunningPipeline> next_pipelines;
+    for (const auto& pc : cfg.pipelines) {
+        if (auto it = pipelines_.find(pc.name); it != pipelines_.end() && !created_pipelines.count(pc.name)) {
+            next_pipelines.emplace(pc.name, std::move(it->second));
+            pipelines_.erase(it);
+        }
+    }
+    added += created_pipelines.size();
+    removed += pipelines_.size();
+    for (auto& [name, p] : pipelines_) metrics::global().gauge("herd_pipeline_up", "", {"kind", "name"}).remove({p.cfg.kind, name});
+    pipelines_.clear();  // stops the removed and replaced proxies (their successors already listen)
+    for (auto& [name, p] : created_pipelines) next_pipelines.emplace(name, std::move(p));
+    pipelines_ = std::move(next_pipelines);
 
     std::unique_ptr<admin::HttpServer> old_admin;
     if (new_admin) {

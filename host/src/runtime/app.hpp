@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "discovery/manager.hpp"
 #include "plugins/plugin_registry.hpp"
+#include "proxy/proxy_pipeline.hpp"
 #include "runtime/discovery_runner.hpp"
 #include "runtime/status.hpp"
 
@@ -49,6 +50,15 @@ private:
         std::string error;                            // why it does not run
     };
     using Key = std::pair<herd_kind, std::string>;
+    struct RunningPipeline {
+        config::PipelineConfig cfg;
+        std::unique_ptr<proxy::ProxyPipeline> proxy;
+        std::string error;  // why it does not run
+    };
+    // Pipelines of cfg that are new or changed compared with `old`, created and started.
+    std::map<std::string, RunningPipeline> build_pipelines(const config::Config& cfg,
+                                                           const std::map<std::string, RunningPipeline>* old,
+                                                           config::Diagnostics* errors, bool tolerate_failures);
 
     // Creates the instances of cfg; on failure fills errors. Unchanged ones are taken from `old`.
     std::map<Key, Running> build(const config::Config& cfg, std::map<Key, Running>* old, config::Diagnostics* errors,
@@ -65,6 +75,7 @@ private:
     mutable std::mutex mu_;  // guards everything below
     std::optional<config::Config> config_;
     std::map<Key, Running> running_;
+    std::map<std::string, RunningPipeline> pipelines_;  // by name
     std::unique_ptr<admin::HttpServer> admin_;
     std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
     std::chrono::system_clock::time_point last_reload_{};

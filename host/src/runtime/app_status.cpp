@@ -70,6 +70,20 @@ StatusSnapshot App::status_locked() const {
         }
         s.instances.push_back(std::move(row));
     }
+    for (const auto& [name, p] : pipelines_) {
+        proxy::ProxyPipeline* pp = p.proxy.get();
+        runtime::ProxyRow row = pp ? pp->status() : runtime::ProxyRow{};
+        row.name = name;
+        if (!p.error.empty()) {
+            row.state = "failed";
+            row.error = p.error;
+            not_ready += (not_ready.empty() ? "" : "; ") + std::string("proxy \"") + name + "\" failed: " + p.error;
+        } else if (pp && !pp->ready()) {
+            not_ready += (not_ready.empty() ? "" : "; ") + std::string("proxy \"") + name + "\" has not selected yet";
+        }
+        if (row.listen.empty() && p.cfg.proxy) row.listen = p.cfg.proxy->listen;
+        s.proxies.push_back(std::move(row));
+    }
     s.ready = started_ && not_ready.empty();
     s.not_ready_reason = !started_ ? "starting" : not_ready;
     return s;

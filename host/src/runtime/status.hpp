@@ -29,6 +29,26 @@ struct InstanceRow {
 
 inline constexpr size_t kMaxListedTargets = 200;
 
+struct ProxyBackendRow {
+    std::string id;
+    bool eligible = false, ready = false, ejected = false;
+    double score = 0;       // NaN when the strategy has none
+    double uptime_s = -1;   // -1 when unknown
+    double history_s = -1;  // now - lowest timestamp, -1 when unknown
+    double requests = 0, errors = 0;
+    std::string error;
+};
+
+struct ProxyRow {
+    std::string name, listen, state, error;
+    std::string strategy, interval;
+    std::vector<std::string> affinity;
+    int retries = 0;
+    std::chrono::system_clock::time_point last_selection{};
+    std::string last_result, selection_error;
+    std::vector<ProxyBackendRow> backends;
+};
+
 struct StatusSnapshot {
     std::string version;
     std::string config_file;
@@ -43,6 +63,7 @@ struct StatusSnapshot {
     std::vector<PluginRow> plugins;
     std::vector<RefusalRow> refusals;
     std::vector<InstanceRow> instances;
+    std::vector<ProxyRow> proxies;
 };
 
 }  // namespace herd::runtime

@@ -45,6 +45,12 @@ public:
         if (!v->is_number_integer()) throw ConfigError(key, "must be an integer");
         return v->get<int64_t>();
     }
+    std::optional<double> number(const std::string& key) {
+        const auto* v = find(key);
+        if (!v) return std::nullopt;
+        if (!v->is_number()) throw ConfigError(key, "must be a number");
+        return v->get<double>();
+    }
     std::optional<bool> boolean(const std::string& key) {
         const auto* v = find(key);
         if (!v) return std::nullopt;

@@ -1,0 +1,66 @@
+// The proxy's HTTP engine (Boost.Beast, C++20 coroutines).
+//  - One io_context per thread, each with its own SO_REUSEPORT listener and its own upstream
+//    connection pool: the request path takes no lock.
+//  - Requests are buffered up to max_request_body so they can be replayed on retry (413 beyond);
+//    responses are relayed in pieces as they arrive, never held whole.
+//  - Retries go to another eligible backend after a connect failure, reset, timeout or 502/503/504,
+//    and never once a byte has reached the client.
+#pragma once
+
+#include "config/config.hpp"
+#include "proxy/selection.hpp"
+
+#include <herd/plugin_api.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace herd::proxy {
+
+struct AffinityModule {
+    std::string name;
+    const herd_affinity_ops* ops;
+    void* handle;
+    metrics::Series* hits;
+};
+
+// A response the proxy answers itself (the mpp-compatible endpoints).
+struct LocalResponse {
+    int status = 200;
+    std::string content_type;
+    std::string body;
+};
+
+struct RouteContext {
+    std::string proxy_name;
+    config::ProxyConfig cfg;
+    const herd_selector_ops* selector = nullptr;
+    void* selector_handle = nullptr;
+    std::vector<AffinityModule> affinity;
+    SelectionSource* selection = nullptr;
+    std::function<void()> reselect;  // after a backend failure; must be cheap and thread-safe
+    std::function<std::optional<LocalResponse>(const std::string& path)> local;  // may be empty
+    metrics::Series* no_backend = nullptr;
+    metrics::Series* too_large = nullptr;
+};
+
+class ProxyServer {
+public:
+    explicit ProxyServer(std::shared_ptr<RouteContext> ctx);
+    ~ProxyServer();
+
+    // Binds every thread's listener; throws std::runtime_error ("cannot listen on ...").
+    void start();
+    // Stops accepting, lets requests in flight finish, closes idle connections, joins.
+    void stop();
+    uint16_t port() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herd::proxy
