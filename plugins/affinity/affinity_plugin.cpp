@@ -19,7 +19,7 @@ public:
     }
     void remember(const herd_request& r, const herd_backend& chosen, const sdk::HeaderSink& out) noexcept override {
         try {
-            if (auto c = impl_.remember(r, chosen)) out.add("Set-Cookie", *c);
+            impl_.remember_cached(r, chosen, [&](std::string_view line) { out.add("Set-Cookie", line); });
         } catch (...) {  // allocation failure: no cookie this time
         }
     }

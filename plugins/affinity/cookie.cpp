@@ -1,6 +1,5 @@
 #include "cookie.hpp"
 
-#include <cstdio>
 #include <strings.h>
 
 namespace herd::affinity {
@@ -11,9 +10,10 @@ std::string cookie_value(std::string_view id) {
         h ^= c;
         h *= 1099511628211ull;
     }
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<size_t>(i)] = hex[h & 0xf];
+    return out;
 }
 
 std::optional<std::string_view> find_cookie(const herd_request& req, std::string_view name) {
@@ -46,6 +46,17 @@ int64_t CookieAffinity::lookup(const herd_request& req, std::span<const herd_bac
     for (size_t i = 0; i < eligible.size(); ++i)
         if (cookie_value({eligible[i]->id.data, eligible[i]->id.size}) == *value) return static_cast<int64_t>(i);
     return HERD_AFFINITY_NONE;  // its backend is not eligible (now): choose afresh
+}
+
+const CookieAffinity::Entry& CookieAffinity::entry(std::string_view id) {
+    for (const auto& e : cache_)
+        if (e.id == id) return e;
+    if (cache_.size() >= kMaxCached) cache_.clear();  // backends come and go; keep it bounded
+    herd_backend b{};
+    b.id = {id.data(), id.size()};
+    herd_request none{};
+    cache_.push_back({std::string(id), cookie_value(id), *remember(none, b)});
+    return cache_.back();
 }
 
 std::optional<std::string> CookieAffinity::remember(const herd_request& req, const herd_backend& chosen) const {

@@ -7,6 +7,8 @@
 #include <herd/plugin_api.h>
 
 #include <chrono>
+#include <mutex>
+#include <vector>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,10 +37,28 @@ public:
     int64_t lookup(const herd_request& req, std::span<const herd_backend* const> eligible) const;
     // The Set-Cookie value to send, or nullopt when the request already carries the right cookie.
     std::optional<std::string> remember(const herd_request& req, const herd_backend& chosen) const;
+    // The same, without building anything per request: the cookie's value and its whole
+    // Set-Cookie line are made once per backend and reused. Calls add(line) — under the cache's
+    // lock, so the line stays valid — when a cookie is due.
+    template <class Add>
+    void remember_cached(const herd_request& req, const herd_backend& chosen, Add&& add) {
+        std::lock_guard lk(mu_);
+        const Entry& e = entry({chosen.id.data, chosen.id.size});
+        if (auto have = find_cookie(req, o_.name); have && *have == e.value) return;
+        add(std::string_view(e.set_cookie));
+    }
     const CookieOptions& options() const { return o_; }
 
 private:
+    struct Entry {
+        std::string id, value, set_cookie;
+    };
+    const Entry& entry(std::string_view id);
+
     CookieOptions o_;
+    std::mutex mu_;
+    std::vector<Entry> cache_;  // a few backends; rebuilt when it grows past kMaxCached
+    static constexpr size_t kMaxCached = 256;
 };
 
 }  // namespace herd::affinity

@@ -112,8 +112,10 @@ void SourceIpAffinity::remember(const herd_request& req, const herd_backend& cho
     std::lock_guard lk(s.mu);
     auto it = s.index.find(*key);
     if (it != s.index.end()) {
-        it->second->second.assign(chosen.id.data, chosen.id.size);
-        s.lru.splice(s.lru.begin(), s.lru, it->second);
+        auto& id = it->second->second;
+        if (id.size() != chosen.id.size || std::memcmp(id.data(), chosen.id.data, id.size()) != 0)
+            id.assign(chosen.id.data, chosen.id.size);
+        if (it->second != s.lru.begin()) s.lru.splice(s.lru.begin(), s.lru, it->second);
         return;
     }
     s.lru.emplace_front(*key, std::string(chosen.id.data, chosen.id.size));

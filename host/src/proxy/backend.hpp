@@ -29,6 +29,7 @@ struct Backend {
     const std::string address;  // host:port
     const std::string id;       // scheme://host:port — stable, shown in X-Herd-Backend
     const std::string labels_json;
+    const uint64_t serial;      // unique in the process: a cheap key for per-thread pools
     herd_backend abi{};         // what plugins see; points into the strings above
 
     // Passive health, written by the request path.

@@ -13,7 +13,11 @@ Backend::Backend(std::string s, std::string h, std::string p, std::string labels
       port(std::move(p)),
       address((host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port),
       id(scheme + "://" + address),
-      labels_json(std::move(labels)) {
+      labels_json(std::move(labels)),
+      serial([] {
+          static std::atomic<uint64_t> next{1};
+          return next.fetch_add(1);
+      }()) {
     abi.header = {sizeof(herd_backend), HERD_ABI_MAJOR, HERD_ABI_MINOR};
     abi.id = {id.data(), id.size()};
     abi.address = {address.data(), address.size()};

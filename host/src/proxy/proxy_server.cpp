@@ -1,14 +1,17 @@
 #include "proxy/proxy_server.hpp"
 
+#include "proxy/wire.hpp"
 #include "util/host_port.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/intrusive/list.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <list>
-#include <set>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
@@ -18,31 +21,50 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Concrete executor types throughout: the type-erased any_io_executor costs on every operation.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+template <class T>
+using Task = asio::awaitable<T, Executor>;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable_t<Executor>{});
 
 namespace {
 
 constexpr size_t kRelayChunk = 64 * 1024;
 constexpr size_t kMaxIdlePerBackend = 64;
+constexpr auto kSweep = std::chrono::milliseconds(100);
+
+int64_t deadline_after(std::chrono::milliseconds d) {
+    return steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+// A connection's deadline. Instead of arming a timer around every read and write, a connection
+// stores when it must be done and a sweep on its thread (every 100 ms) cancels what is late —
+// how nginx and HAProxy keep timeouts cheap. Deadlines link themselves into their thread's list
+// (intrusively: no allocation) and unlink when destroyed.
+using DeadlineHook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+struct Deadline : DeadlineHook {
+    Socket* socket = nullptr;
+    int64_t at = INT64_MAX;  // steady ns
+    bool fired = false;
+    bool idle = false;  // a client connection waiting for its next request (closed on stop)
+    // A sweep that fired while nothing was pending cancelled nothing: forget it.
+    void set(std::chrono::milliseconds d) {
+        at = deadline_after(d);
+        fired = false;
+    }
+    void clear() { at = INT64_MAX; }
+};
 
 // An idle keep-alive connection to a backend, with whatever it already sent past the last response.
 struct Upstream {
-    explicit Upstream(asio::any_io_executor ex) : stream(ex) {}
-    beast::tcp_stream stream;
+    explicit Upstream(Executor ex) : socket(ex) { deadline.socket = &socket; }
+    Socket socket;
     beast::flat_buffer buffer;
+    Deadline deadline;
 };
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection only and never forwarded.
-template <class Fields>
-void drop_hop_by_hop(Fields& f) {
-    std::vector<std::string> listed;
-    for (auto part : http::token_list(f[http::field::connection])) listed.emplace_back(part);
-    for (const auto& name : listed) f.erase(name);
-    for (auto h : {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-                   http::field::proxy_authenticate, http::field::proxy_authorization, http::field::te,
-                   http::field::trailer, http::field::upgrade})
-        f.erase(h);
-}
 
 std::string api_error(const std::string& type, const std::string& message) {
     std::string escaped;
@@ -55,22 +77,22 @@ std::string api_error(const std::string& type, const std::string& message) {
 
 }  // namespace
 
-// One I/O thread: its listener, its sessions and its upstream pool.
+// One I/O thread: its listener, its sessions, its upstream pool and its deadline sweep.
 struct Worker {
-    Worker(std::shared_ptr<RouteContext> c) : ctx(std::move(c)), io(1), acceptor(io) {}
+    explicit Worker(std::shared_ptr<RouteContext> c) : ctx(std::move(c)), io(1), acceptor(io.get_executor()) {}
 
     std::shared_ptr<RouteContext> ctx;
     asio::io_context io;
-    tcp::acceptor acceptor;
+    Acceptor acceptor;
     std::thread thread;
     bool stopping = false;
-    std::set<beast::tcp_stream*> idle_clients;  // sessions waiting for a request
+    boost::intrusive::list<Deadline, boost::intrusive::constant_time_size<false>> deadlines;  // every live connection
 
-    std::unordered_map<std::string, std::vector<std::unique_ptr<Upstream>>> pool;  // backend id -> idle
+    std::unordered_map<uint64_t, std::vector<std::unique_ptr<Upstream>>> pool;  // Backend::serial -> idle
     std::shared_ptr<const Selection> selection;
     uint64_t selection_version = 0;
 
-    // Scratch for choosing: reused so the hot path does not allocate.
+    // Scratch for choosing: reused so the hot path does not allocate (choose() never suspends).
     std::vector<Backend*> candidates;
     std::vector<const herd_backend*> candidate_abi;
 
@@ -86,31 +108,50 @@ struct Worker {
     }
 
     std::unique_ptr<Upstream> take(const Backend& b) {
-        auto it = pool.find(b.id);
+        auto it = pool.find(b.serial);
         if (it == pool.end() || it->second.empty()) return nullptr;
         auto u = std::move(it->second.back());
         it->second.pop_back();
         return u;
     }
     void give_back(const Backend& b, std::unique_ptr<Upstream> u) {
-        auto& idle = pool[b.id];
+        auto& idle = pool[b.serial];
+        // Idle ones are not watched: one the backend closed meanwhile is found stale on reuse.
         if (idle.size() < kMaxIdlePerBackend && !stopping) idle.push_back(std::move(u));
     }
 
-    asio::awaitable<void> accept_loop();
-    asio::awaitable<void> session(tcp::socket socket);
+    Task<void> sweep() {
+        asio::steady_timer t(io.get_executor());
+        while (!stopping) {
+            t.expires_after(kSweep);
+            co_await t.async_wait(nothrow);
+            const int64_t now = steady_now_ns();
+            for (Deadline& d : deadlines) {
+                if (d.at > now || d.fired) continue;
+                d.fired = true;
+                boost::system::error_code ec;
+                d.socket->cancel(ec);
+            }
+        }
+    }
+
+    Task<void> accept_loop();
+    Task<void> session(Socket socket);
 };
 
 namespace {
 
 // What a session knows of its current request, for plugins and for retries.
 struct Exchange {
-    http::request<http::string_body> req;  // as the backend gets it
-    http::request_header<> original;         // as the client sent it; what plugins see
+    http::request<http::string_body> req;  // as the client sent it (after the prefix); plugins see it
+    std::string_view peer;
     std::vector<herd_header> headers;
     herd_request abi{};
-    std::vector<std::pair<std::string, std::string>> extra_response_headers;
+    std::string extra_response_headers;  // "Name: value\r\n" lines from affinity modules
     herd_header_sink header_sink{};
+    // Reused by every request of the session (never shared: a write may be suspended mid-way).
+    std::string head;  // the request head, then the response head
+    std::string chunk_line;
 };
 
 enum class Outcome {
@@ -124,23 +165,6 @@ struct Failure {
     std::string reason;  // connect, timeout, reset, status
     int status = 0;      // the backend's 502/503/504, when that was it
 };
-
-}  // namespace
-
-asio::awaitable<void> Worker::accept_loop() {
-    for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
-        if (ec == asio::error::operation_aborted || stopping) co_return;
-        if (ec) {
-            spdlog::warn("proxy {}: accept failed: {}", ctx->proxy_name, ec.message());
-            continue;
-        }
-        socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(io, session(std::move(socket)), asio::detached);
-    }
-}
-
-namespace {
 
 // Chooses a backend among the eligible ones not yet tried and not ejected (ejection is ignored when
 // it would leave nothing): affinity first, in configured order, then the strategy's pick.
@@ -184,23 +208,26 @@ void note_failure(RouteContext& ctx, Backend& b, const Failure& f) {
     ctx.reselect();
 }
 
+std::string why(const boost::system::error_code& ec, const Deadline& d) {
+    return d.fired ? "timeout" : ec == asio::error::operation_aborted ? "cancelled" : "reset";
+}
+
 // Sends one request to one backend and relays the answer to the client.
 // fresh: do not reuse a pooled connection (the previous one was found closed).
-asio::awaitable<Outcome> forward(Worker& w, beast::tcp_stream& client, Backend& b, Exchange& x, bool last_attempt,
-                                 bool& client_keep_alive, Failure& failure, bool fresh) {
+Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Backend& b, Exchange& x,
+                      bool last_attempt, bool& client_keep_alive, Failure& failure, bool fresh) {
     auto& cfg = w.ctx->cfg;
     auto start = std::chrono::steady_clock::now();
-    auto ex = co_await asio::this_coro::executor;
 
     std::unique_ptr<Upstream> up = fresh ? nullptr : w.take(b);
     const bool reused = up != nullptr;
     if (!up) {
-        up = std::make_unique<Upstream>(ex);
-        tcp::endpoint ep;
+        up = std::make_unique<Upstream>(w.io.get_executor());
+        w.deadlines.push_back(up->deadline);
         boost::system::error_code aec;
-        ep = tcp::endpoint(asio::ip::make_address(b.host, aec), static_cast<uint16_t>(std::stoi(b.port)));
+        tcp::endpoint ep(asio::ip::make_address(b.host, aec), static_cast<uint16_t>(std::stoi(b.port)));
         if (aec) {  // a host name: resolve it (discovery usually gives addresses)
-            tcp::resolver r(ex);
+            asio::ip::basic_resolver<tcp, Executor> r(w.io.get_executor());
             auto [rec, results] = co_await r.async_resolve(b.host, b.port, nothrow);
             if (rec || results.empty()) {
                 failure = {"resolve"};
@@ -208,31 +235,33 @@ asio::awaitable<Outcome> forward(Worker& w, beast::tcp_stream& client, Backend& 
             }
             ep = *results.begin();
         }
-        up->stream.expires_after(cfg.connect_timeout);
-        auto [cec] = co_await up->stream.async_connect(ep, nothrow);
+        up->deadline.set(cfg.connect_timeout);
+        auto [cec] = co_await up->socket.async_connect(ep, nothrow);
         if (cec) {
-            failure = {cec == beast::error::timeout ? "connect timeout" : "connect"};
+            failure = {up->deadline.fired ? "connect timeout" : "connect"};
             co_return Outcome::retry;
         }
         boost::system::error_code ignored;
-        up->stream.socket().set_option(tcp::no_delay(true), ignored);
+        up->socket.set_option(tcp::no_delay(true), ignored);
     }
 
-    x.req.set(http::field::host, b.address);
-    up->stream.expires_after(cfg.response_timeout);
-    auto [wec, wn] = co_await http::async_write(up->stream, x.req, nothrow);
+    // The request: its head as the backend gets it, then the buffered body, in one write.
+    wire::request_head(x.head, x.req, b.address, x.peer);
+    up->deadline.set(cfg.response_timeout);
+    std::array<asio::const_buffer, 2> request{asio::buffer(x.head), asio::buffer(x.req.body())};
+    auto [wec, wn] = co_await asio::async_write(up->socket, request, nothrow);
     http::response_parser<http::buffer_body> p;
     p.body_limit(boost::none);
     if (x.req.method() == http::verb::head) p.skip(true);
     boost::system::error_code hec = wec;
-    if (!hec) std::tie(hec, std::ignore) = co_await http::async_read_header(up->stream, up->buffer, p, nothrow);
+    if (!hec) std::tie(hec, std::ignore) = co_await http::async_read_header(up->socket, up->buffer, p, nothrow);
     if (hec) {
         // A reused connection the backend had already closed: not the backend's fault.
-        if (reused && hec != beast::error::timeout) {
-            w.pool.erase(b.id);  // its siblings are likely closed too (the backend restarted)
+        if (reused && !up->deadline.fired) {
+            w.pool.erase(b.serial);  // its siblings are likely closed too (the backend restarted)
             co_return Outcome::retry_fresh;
         }
-        failure = {hec == beast::error::timeout ? "timeout" : "reset"};
+        failure = {why(hec, up->deadline)};
         co_return Outcome::retry;
     }
     auto& res = p.get();
@@ -242,50 +271,76 @@ asio::awaitable<Outcome> forward(Worker& w, beast::tcp_stream& client, Backend& 
         co_return Outcome::retry;  // the connection is dropped with its unread body
     }
 
+    // Read as much of the body as fits before writing anything: a small answer then leaves in one
+    // write with its head, and a backend that breaks off before this point can still be retried.
+    char buf[kRelayChunk];
+    size_t have = 0;
+    if (!p.is_done()) {
+        res.body().data = buf;
+        res.body().size = sizeof buf;
+        while (!p.is_done() && res.body().size > 0) {
+            auto [rec, rn] = co_await http::async_read(up->socket, up->buffer, p, nothrow);
+            if (rec == http::error::need_buffer) break;
+            if (rec) {
+                failure = {why(rec, up->deadline)};
+                co_return Outcome::retry;
+            }
+        }
+        have = sizeof buf - res.body().size;
+    }
+
     // From here on bytes go to the client: no more retries.
     const bool upstream_keep_alive = res.keep_alive();
-    drop_hop_by_hop(res);
-    res.set("X-Herd-Backend", b.id);
-    for (auto& [k, v] : x.extra_response_headers) res.insert(k, v);
-    if (x.req.version() < 11) {
-        res.chunked(false);  // an HTTP/1.0 client: the body ends with the connection
-        client_keep_alive = false;
+    const bool bodyless = x.req.method() == http::verb::head || status == 204 || status == 304 || status < 200;
+    const bool http10 = x.req.version() < 11;
+    wire::Framing framing;
+    std::optional<uint64_t> length;
+    if (bodyless) {
+        framing = wire::Framing::upstream;
+    } else if (p.is_done()) {
+        framing = wire::Framing::length;
+        length = have;
+    } else if (p.content_length()) {
+        framing = wire::Framing::length;
+        length = have + *p.content_length_remaining();
+    } else {
+        framing = http10 ? wire::Framing::close : wire::Framing::chunked;
     }
-    res.keep_alive(client_keep_alive);
+    if (http10 || framing == wire::Framing::close) client_keep_alive = false;
     b.requests[std::min<unsigned>(status / 100, 5)]->add(1);
     if (status < 500) b.consecutive_failures.store(0, std::memory_order_relaxed);
+    wire::response_head(x.head, res, framing, length, client_keep_alive, b.id, x.extra_response_headers);
 
-    http::response_serializer<http::buffer_body> sr{res};
-    client.expires_after(cfg.response_timeout);
-    auto [hwec, hwn] = co_await http::async_write_header(client, sr, nothrow);
-    if (hwec) co_return Outcome::client_gone;
-
-    char buf[kRelayChunk];
-    do {
-        if (!p.is_done()) {
-            res.body().data = buf;
-            res.body().size = sizeof buf;
-            up->stream.expires_after(cfg.response_timeout);
-            auto [rec, rn] = co_await http::async_read(up->stream, up->buffer, p, nothrow);
-            if (rec == http::error::need_buffer) rec = {};
-            if (rec) {
-                spdlog::warn("proxy {}: backend {} broke off a response ({}); the client's connection is closed",
-                             w.ctx->proxy_name, b.id, rec.message());
-                b.errors->add(1);
-                co_return Outcome::client_gone;
-            }
-            res.body().size = sizeof buf - res.body().size;
-            res.body().data = buf;
-            res.body().more = !p.is_done();
-        } else {
-            res.body().data = nullptr;
-            res.body().more = false;
+    const bool chunked = framing == wire::Framing::chunked;
+    for (bool first = true;; first = false) {
+        std::array<asio::const_buffer, 5> out;
+        size_t n = 0;
+        if (first) out[n++] = asio::buffer(x.head);
+        if (have && chunked) {
+            wire::chunk_size_line(x.chunk_line, have);
+            out[n++] = asio::buffer(x.chunk_line);
         }
-        client.expires_after(cfg.response_timeout);
-        auto [cwec, cwn] = co_await http::async_write(client, sr, nothrow);
-        if (cwec == http::error::need_buffer) cwec = {};
+        if (have) out[n++] = asio::buffer(buf, have);
+        if (chunked && have) out[n++] = asio::buffer("\r\n", 2);
+        if (chunked && p.is_done()) out[n++] = asio::buffer("0\r\n\r\n", 5);
+        client_deadline.set(cfg.response_timeout);
+        auto [cwec, cwn] = co_await asio::async_write(client, std::span(out.data(), n), nothrow);
         if (cwec) co_return Outcome::client_gone;
-    } while (!p.is_done() || !sr.is_done());
+        if (p.is_done()) break;
+        // A large answer: relay the rest piece by piece as it arrives.
+        res.body().data = buf;
+        res.body().size = sizeof buf;
+        up->deadline.set(cfg.response_timeout);
+        auto [rec, rn] = co_await http::async_read(up->socket, up->buffer, p, nothrow);
+        if (rec == http::error::need_buffer) rec = {};
+        if (rec) {
+            spdlog::warn("proxy {}: backend {} broke off a response ({}); the client's connection is closed",
+                         w.ctx->proxy_name, b.id, why(rec, up->deadline));
+            b.errors->add(1);
+            co_return Outcome::client_gone;
+        }
+        have = sizeof buf - res.body().size;
+    }
 
     b.latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (upstream_keep_alive) w.give_back(b, std::move(up));
@@ -293,17 +348,17 @@ asio::awaitable<Outcome> forward(Worker& w, beast::tcp_stream& client, Backend& 
 }
 
 // Waits (bounded) until a selection round that started after `round` has finished.
-asio::awaitable<void> await_selection_round(Worker& w, uint64_t round) {
+Task<void> await_selection_round(Worker& w, uint64_t round) {
     auto deadline = std::chrono::steady_clock::now() + w.ctx->cfg.stats_timeout + std::chrono::milliseconds(500);
-    asio::steady_timer t(co_await asio::this_coro::executor);
+    asio::steady_timer t(w.io.get_executor());
     while (w.ctx->selection->rounds_finished() < round && std::chrono::steady_clock::now() < deadline) {
         t.expires_after(std::chrono::milliseconds(2));
         co_await t.async_wait(nothrow);
     }
 }
 
-asio::awaitable<bool> reply(beast::tcp_stream& client, unsigned version, bool keep_alive, http::status status,
-                            const std::string& content_type, std::string body, const std::string& backend = "none") {
+Task<bool> reply(Socket& client, unsigned version, bool keep_alive, http::status status, const std::string& content_type,
+                 std::string body, const std::string& backend = "none") {
     http::response<http::string_body> res{status, version};
     res.set(http::field::server, "herd");
     res.set(http::field::content_type, content_type);
@@ -315,20 +370,52 @@ asio::awaitable<bool> reply(beast::tcp_stream& client, unsigned version, bool ke
     co_return !ec && keep_alive;
 }
 
+// Closing right after an early answer (413) would reset the connection while the client is still
+// sending its body, and the client would never read the answer. Like nginx's lingering close:
+// stop sending, read and discard what still comes for a bounded while, then close.
+Task<void> linger_close(Socket& client, Deadline& deadline) {
+    boost::system::error_code ec;
+    client.shutdown(tcp::socket::shutdown_send, ec);
+    deadline.set(std::chrono::seconds(5));
+    static char sink[16384];
+    size_t drained = 0;
+    while (drained < (64u << 20)) {
+        auto [rec, n] = co_await client.async_read_some(asio::buffer(sink), nothrow);
+        if (rec) break;
+        drained += n;
+    }
+}
+
 }  // namespace
 
-asio::awaitable<void> Worker::session(tcp::socket socket) {
-    beast::tcp_stream client(std::move(socket));
+Task<void> Worker::accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+        if (ec == asio::error::operation_aborted || stopping) co_return;
+        if (ec) {
+            spdlog::warn("proxy {}: accept failed: {}", ctx->proxy_name, ec.message());
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+}
+
+Task<void> Worker::session(Socket client) {
     beast::flat_buffer buffer;
     boost::system::error_code ec;
-    const std::string peer = client.socket().remote_endpoint(ec).address().to_string();
+    const std::string peer = client.remote_endpoint(ec).address().to_string();
     const auto& cfg = ctx->cfg;
+    Deadline deadline;
+    deadline.socket = &client;
+    deadlines.push_back(deadline);
     Exchange x;
+    x.peer = peer;
     x.header_sink.header = {sizeof(herd_header_sink), HERD_ABI_MAJOR, HERD_ABI_MINOR};
     x.header_sink.ctx = &x;
     x.header_sink.add = [](void* c, herd_str k, herd_str v) {
-        static_cast<Exchange*>(c)->extra_response_headers.emplace_back(std::string(k.data, k.size),
-                                                                        std::string(v.data, v.size));
+        auto& out = static_cast<Exchange*>(c)->extra_response_headers;
+        out.append(k.data, k.size).append(": ").append(v.data, v.size).append("\r\n");
     };
     std::vector<Backend*> tried;
 
@@ -336,10 +423,17 @@ asio::awaitable<void> Worker::session(tcp::socket socket) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(64 * 1024);
         parser.body_limit(cfg.max_request_body);
-        client.expires_after(cfg.idle_timeout);
-        idle_clients.insert(&client);
+        deadline.set(cfg.idle_timeout);
+        deadline.idle = true;
         auto [hec, hn] = co_await http::async_read_header(client, buffer, parser, nothrow);
-        idle_clients.erase(&client);
+        deadline.idle = false;
+        if (hec == http::error::body_limit) {  // its Content-Length alone is over the limit
+            ctx->too_large->add(1);
+            co_await reply(client, parser.get().version(), false, http::status::payload_too_large, "application/json",
+                           api_error("bad_data", "request body over " + std::to_string(cfg.max_request_body) + " bytes"));
+            co_await linger_close(client, deadline);
+            co_return;
+        }
         if (hec) {
             if (hec == http::error::header_limit)
                 co_await reply(client, 11, false, http::status::request_header_fields_too_large, "application/json",
@@ -347,22 +441,18 @@ asio::awaitable<void> Worker::session(tcp::socket socket) {
             co_return;
         }
         const unsigned version = parser.get().version();
-        if (parser.content_length() && *parser.content_length() > cfg.max_request_body) {
-            ctx->too_large->add(1);
-            co_await reply(client, version, false, http::status::payload_too_large, "application/json",
-                           api_error("bad_data", "request body over " + std::to_string(cfg.max_request_body) + " bytes"));
-            co_return;
-        }
         if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
             http::response<http::empty_body> cont{http::status::continue_, version};
             co_await http::async_write(client, cont, nothrow);
         }
         if (!parser.is_done()) {
+            deadline.set(cfg.idle_timeout);
             auto [bec, bn] = co_await http::async_read(client, buffer, parser, nothrow);
             if (bec == http::error::body_limit) {
                 ctx->too_large->add(1);
                 co_await reply(client, version, false, http::status::payload_too_large, "application/json",
                                api_error("bad_data", "request body over " + std::to_string(cfg.max_request_body) + " bytes"));
+                co_await linger_close(client, deadline);
                 co_return;
             }
             if (bec) co_return;
@@ -394,26 +484,17 @@ asio::awaitable<void> Worker::session(tcp::socket socket) {
             x.req.target(rest);
         }
 
-        // What plugins see: the request as the client sent it (after the prefix).
-        x.original = x.req.base();
+        // What plugins see: the request as the client sent it (after the prefix). It is not changed
+        // afterwards; the backend's copy of the head is written by wire::request_head.
         x.headers.clear();
-        for (const auto& f : x.original)
+        for (const auto& f : x.req)
             x.headers.push_back({{f.name_string().data(), f.name_string().size()}, {f.value().data(), f.value().size()}});
         x.abi.header = {sizeof(herd_request), HERD_ABI_MAJOR, HERD_ABI_MINOR};
-        x.abi.method = {x.original.method_string().data(), x.original.method_string().size()};
-        x.abi.target = {x.original.target().data(), x.original.target().size()};
+        x.abi.method = {x.req.method_string().data(), x.req.method_string().size()};
+        x.abi.target = {x.req.target().data(), x.req.target().size()};
         x.abi.peer_address = {peer.data(), peer.size()};
         x.abi.headers = x.headers.data();
         x.abi.header_count = x.headers.size();
-
-        // What the backend gets: one connection's headers dropped, the forwarding chain extended.
-        drop_hop_by_hop(x.req);
-        std::string xff(x.req["X-Forwarded-For"]);
-        x.req.set("X-Forwarded-For", xff.empty() ? peer : xff + ", " + peer);
-        if (x.req["X-Forwarded-Proto"].empty()) x.req.set("X-Forwarded-Proto", "http");
-        x.req.version(11);
-        x.req.keep_alive(true);
-        x.req.prepare_payload();
 
         tried.clear();
         Backend* chosen = nullptr;
@@ -435,9 +516,9 @@ asio::awaitable<void> Worker::session(tcp::socket socket) {
             x.extra_response_headers.clear();
             for (auto& a : ctx->affinity) a.ops->remember(a.handle, &x.abi, &chosen->abi, &x.header_sink);
             const bool last = attempt == cfg.retries;
-            outcome = co_await forward(*this, client, *chosen, x, last, keep_alive, failure, false);
+            outcome = co_await forward(*this, client, deadline, *chosen, x, last, keep_alive, failure, false);
             if (outcome == Outcome::retry_fresh)  // a pooled connection the backend had closed: not its fault
-                outcome = co_await forward(*this, client, *chosen, x, last, keep_alive, failure, true);
+                outcome = co_await forward(*this, client, deadline, *chosen, x, last, keep_alive, failure, true);
             if (outcome != Outcome::retry) break;
             chosen->requests[0]->add(1);
             reselect_round = ctx->selection->rounds_started() + 1;
@@ -453,6 +534,7 @@ asio::awaitable<void> Worker::session(tcp::socket socket) {
             continue;
         }
         // Nothing reached the client and nothing more can be tried.
+        deadline.set(cfg.response_timeout);
         if (!chosen && tried.empty()) {
             ctx->no_backend->add(1);
             if (!co_await reply(client, version, keep_alive, http::status::service_unavailable, "application/json",
@@ -498,9 +580,10 @@ void ProxyServer::start() {
         addr = res.begin()->endpoint().address();
     }
     int threads = cfg.threads > 0 ? cfg.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    tcp::endpoint ep(addr, port);
     for (int i = 0; i < threads; ++i) {
         auto w = std::make_unique<Worker>(impl_->ctx);
+        // With port 0 the first listener picks one and the others join it.
+        tcp::endpoint ep(addr, i == 0 ? port : impl_->port);
         w->acceptor.open(ep.protocol(), ec);
         if (ec) fail(ec.message());
         w->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -508,7 +591,7 @@ void ProxyServer::start() {
         // reloaded proxy can bind before the old one lets go.
         int one = 1;
         ::setsockopt(w->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        w->acceptor.bind(ep.port() == 0 && i > 0 ? tcp::endpoint(addr, impl_->port) : ep, ec);
+        w->acceptor.bind(ep, ec);
         if (ec) fail(ec.message());
         w->acceptor.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) fail(ec.message());
@@ -517,6 +600,7 @@ void ProxyServer::start() {
     }
     for (auto& w : impl_->workers) {
         asio::co_spawn(w->io, w->accept_loop(), asio::detached);
+        asio::co_spawn(w->io, w->sweep(), asio::detached);
         w->thread = std::thread([wp = w.get()] { wp->io.run(); });
     }
 }
@@ -528,7 +612,8 @@ void ProxyServer::stop() {
             boost::system::error_code ec;
             wp->acceptor.close(ec);
             wp->pool.clear();
-            for (auto* c : wp->idle_clients) c->socket().shutdown(tcp::socket::shutdown_both, ec);
+            for (auto& d : wp->deadlines)
+                if (d.idle) d.socket->shutdown(tcp::socket::shutdown_both, ec);
         });
     }
     for (auto& w : impl_->workers)

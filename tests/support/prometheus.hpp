@@ -1,0 +1,34 @@
+// Real Prometheus servers (Debian's package) for end-to-end tests: each scrapes itself every
+// second, on a free loopback port, in a temporary directory; killed when the object goes.
+#pragma once
+
+#include "support.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace herd::test {
+
+class PrometheusReplica {
+public:
+    explicit PrometheusReplica(const std::string& name);
+    uint16_t port() const { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    std::string id() const { return "http://" + address(); }  // as herd names backends
+
+    bool wait_ready(std::chrono::milliseconds deadline = std::chrono::seconds(60));
+    // One of its own metrics, read from /metrics (nullopt when it does not answer).
+    std::optional<double> metric(const std::string& series) const;
+    // Seconds of data it holds: now - prometheus_tsdb_lowest_timestamp_seconds.
+    std::optional<double> history_seconds() const;
+    void kill();  // SIGKILL
+    bool running() { return proc_ && proc_->running(); }
+
+private:
+    TempDir dir_;
+    uint16_t port_;
+    std::unique_ptr<Process> proc_;
+};
+
+}  // namespace herd::test
