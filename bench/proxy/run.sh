@@ -3,16 +3,18 @@
 # upstream, the same static JSON backend — under wrk, in one run. Prints requests/s, p50, p99
 # and the ratios herd/HAProxy and herd/nginx.
 #
-#   bench/proxy/run.sh [seconds per run (6)] [connections (32)] [rounds (5)]
+#   bench/proxy/run.sh [seconds per run (5)] [connections (32)] [rounds (7)]
 #
-# Everything runs on this machine; each peer is measured `rounds` times, interleaved, and the
-# median round is reported, so a noisy moment does not decide the result.
+# Everything runs on this machine; each peer is measured `rounds` times, interleaved in a rotating
+# order, and the median round is reported. Besides requests/s and latency it reports each proxy's
+# own CPU time per request (user + system, from /proc): on a small shared machine, throughput
+# drifts with whatever else runs, while the CPU a proxy spends per request does not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-secs=${1:-6}
+secs=${1:-5}
 conns=${2:-32}
-rounds=${3:-5}
+rounds=${3:-7}
 herd=${HERD:-$root/build/default/bin/herd}
 for tool in nginx haproxy wrk; do
   command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "bench: $tool missing (scripts/install-deps.sh --bench)"; exit 1; }
@@ -39,11 +41,11 @@ render herd.toml "$herd_port"
 sed -e "s|@DIR@|$dir/bare|g" -e "s|@BACKEND_PORT@|$backend_port|g" -e "s|@PROXY_PORT@|$bare_port|g" \
     -e "s|@ADMIN_PORT@|$bare_admin_port|g" -e '/^affinity/d' "$here/herd.toml" > "$dir/herd-bare.toml"
 
-/usr/sbin/nginx -c "$dir/backend-nginx.conf" -p "$dir" & pids+=($!)
-/usr/sbin/nginx -c "$dir/proxy-nginx.conf" -p "$dir" & pids+=($!)
-/usr/sbin/haproxy -f "$dir/haproxy.cfg" -q & pids+=($!)
-"$herd" run -c "$dir/herd.toml" 2> "$dir/herd.log" & pids+=($!)
-"$herd" run -c "$dir/herd-bare.toml" 2> "$dir/herd-bare.log" & pids+=($!)
+/usr/sbin/nginx -c "$dir/backend-nginx.conf" -p "$dir" & pids+=($!); backend_pid=$!
+/usr/sbin/nginx -c "$dir/proxy-nginx.conf" -p "$dir" & pids+=($!); nginx_pid=$!
+/usr/sbin/haproxy -f "$dir/haproxy.cfg" -q & pids+=($!); haproxy_pid=$!
+"$herd" run -c "$dir/herd.toml" 2> "$dir/herd.log" & pids+=($!); herd_pid=$!
+"$herd" run -c "$dir/herd-bare.toml" 2> "$dir/herd-bare.log" & pids+=($!); bare_pid=$!
 
 wait_up() {
   for _ in $(seq 1 200); do curl -fs -o /dev/null "http://127.0.0.1:$1/api/v1/query?query=up" && return 0; sleep 0.05; done
@@ -51,9 +53,21 @@ wait_up() {
 }
 for p in $backend_port $herd_port $bare_port $nginx_port $haproxy_port; do wait_up $p; done
 
-declare -A rps p50 p99
+# CPU ticks (user + system) of a process and its children threads/workers (nginx: master + worker).
+ticks() {
+  local total=0 p
+  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
+    total=$((total + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
+declare -A rps p50 p99 cpu
 measure() {  # name port round
-  local out; out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -H "$(header_of "$1")" "http://127.0.0.1:$2/api/v1/query?query=up")
+  local before after out; before=$(ticks ${pid_of[$1]})
+  out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -H "$(header_of "$1")" "http://127.0.0.1:$2/api/v1/query?query=up")
+  after=$(ticks ${pid_of[$1]})
+  cpu[$1,$3]=$(awk -v t=$((after - before)) -v r="$(awk '/requests in/ {print $1}' <<<"$out")" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.2f", t / hz / r * 1e6 }')
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "bench: $1 had errors:"; echo "$out"; fi
   rps[$1,$3]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50[$1,$3]=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -70,26 +84,35 @@ cookie=$(curl -s -D- -o /dev/null "http://127.0.0.1:$herd_port/api/v1/query?quer
 peers=(direct herd nginx haproxy herd-nocookie herd-bare)
 declare -A port_of=([direct]=$backend_port [herd]=$herd_port [nginx]=$nginx_port [haproxy]=$haproxy_port
                     [herd-nocookie]=$herd_port [herd-bare]=$bare_port)
+declare -A pid_of=([direct]=$backend_pid [herd]=$herd_pid [nginx]=$nginx_pid [haproxy]=$haproxy_pid
+                   [herd-nocookie]=$herd_pid [herd-bare]=$bare_pid)
 header_of() { [ "$1" = herd-nocookie ] && echo "X-Client: bench" || echo "Cookie: $cookie"; }
 echo "warming up..."
 for p in "${peers[@]}"; do wrk -t1 -c"$conns" -d2s "http://127.0.0.1:${port_of[$p]}/api/v1/query?query=up" >/dev/null; done
+n=${#peers[@]}
 for r in $(seq 1 "$rounds"); do
-  for p in "${peers[@]}"; do echo "round $r: $p"; measure "$p" "${port_of[$p]}" "$r"; done
+  for i in $(seq 0 $((n - 1))); do  # a rotating order: no peer always runs first or last
+    p=${peers[$(((i + r) % n))]}
+    echo "round $r: $p"; measure "$p" "${port_of[$p]}" "$r"
+  done
 done
 
-declare -A R P50 P99
-printf '\n%-13s %12s %10s %10s   (median of %s rounds, %ss each, %s connections, 1 worker each)\n' \
-  peer "requests/s" p50 p99 "$rounds" "$secs" "$conns"
+declare -A R P50 P99 CPU
+printf '\n%-13s %12s %10s %10s %14s   (median of %s rounds, %ss each, %s connections, 1 worker each)\n' \
+  peer "requests/s" p50 p99 "CPU/request" "$rounds" "$secs" "$conns"
 for p in "${peers[@]}"; do
-  rs=(); a=(); b=()
-  for r in $(seq 1 "$rounds"); do rs+=("${rps[$p,$r]}"); a+=("$(to_us "${p50[$p,$r]}")"); b+=("$(to_us "${p99[$p,$r]}")"); done
-  R[$p]=$(median "${rs[@]}"); P50[$p]=$(median "${a[@]}"); P99[$p]=$(median "${b[@]}")
-  printf '%-13s %12.0f %8.0fus %8.0fus\n' "$p" "${R[$p]}" "${P50[$p]}" "${P99[$p]}"
+  rs=(); a=(); b=(); c=()
+  for r in $(seq 1 "$rounds"); do
+    rs+=("${rps[$p,$r]}"); a+=("$(to_us "${p50[$p,$r]}")"); b+=("$(to_us "${p99[$p,$r]}")"); c+=("${cpu[$p,$r]}")
+  done
+  R[$p]=$(median "${rs[@]}"); P50[$p]=$(median "${a[@]}"); P99[$p]=$(median "${b[@]}"); CPU[$p]=$(median "${c[@]}")
+  printf '%-13s %12.0f %8.0fus %8.0fus %12.2fus\n' "$p" "${R[$p]}" "${P50[$p]}" "${P99[$p]}" "${CPU[$p]}"
 done
+echo "(direct: CPU/request is the backend's own; for the proxies it is the proxy's)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
 echo
-echo "herd/haproxy: requests/s $(ratio "${R[herd]}" "${R[haproxy]}")x, p99 $(ratio "${P99[herd]}" "${P99[haproxy]}")x"
-echo "herd/nginx:   requests/s $(ratio "${R[herd]}" "${R[nginx]}")x, p99 $(ratio "${P99[herd]}" "${P99[nginx]}")x"
+echo "herd/haproxy: requests/s $(ratio "${R[herd]}" "${R[haproxy]}")x, p99 $(ratio "${P99[herd]}" "${P99[haproxy]}")x, CPU/request $(ratio "${CPU[herd]}" "${CPU[haproxy]}")x"
+echo "herd/nginx:   requests/s $(ratio "${R[herd]}" "${R[nginx]}")x, p99 $(ratio "${P99[herd]}" "${P99[nginx]}")x, CPU/request $(ratio "${CPU[herd]}" "${CPU[nginx]}")x"
 better=$([ "$(awk -v a="${R[nginx]}" -v b="${R[haproxy]}" 'BEGIN{print (a>b)}')" = 1 ] && echo nginx || echo haproxy)
 echo "for the record: herd-nocookie/haproxy $(ratio "${R[herd-nocookie]}" "${R[haproxy]}")x," \
   "herd-bare/haproxy $(ratio "${R[herd-bare]}" "${R[haproxy]}")x requests/s"
