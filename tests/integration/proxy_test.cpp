@@ -322,3 +322,44 @@ TEST_CASE("large and chunked answers are relayed whole, in pieces", "[proxy][str
     CHECK(ch.body == chunks[0] + chunks[1] + chunks[2]);
     CHECK(c.get("/big").body.size() == big.size());  // the connection is still good
 }
+
+TEST_CASE("reloading a changed proxy under load drops no request", "[proxy][prometheus][reload]") {
+    test::PrometheusReplica a("a");
+    REQUIRE(a.wait_ready());
+    const uint16_t port = test::free_port();
+    const std::string base = discovery("replicas", {a.address()});
+    auto with_retries = [&](int n) {
+        return base + proxy("query", port, "replicas", R"({ plugin = "selector", name = "random", interval = "1s" })",
+                            "retries = " + std::to_string(n) + "\n");
+    };
+    test::HerdRun herd(with_retries(1));
+    REQUIRE(herd.wait_ready());
+
+    std::atomic<int> ok{0}, failed{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 3; ++t)
+        clients.emplace_back([&] {
+            test::HttpConnection c(port);
+            auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            while (!stop && std::chrono::steady_clock::now() < end) {
+                auto r = c.get("/api/v1/query?query=up");
+                (r.status == 200 ? ok : failed)++;
+            }
+        });
+    REQUIRE(test::eventually([&] { return ok >= 200; }));
+    for (int n = 2; n <= 4; ++n) {  // three reloads, each replacing the proxy
+        herd.write_config(with_retries(n));
+        const int before = ok;
+        herd.process().signal(SIGHUP);
+        REQUIRE(test::eventually([&] {
+            return herd.process().err().find("reload applied") != std::string::npos &&
+                   static_cast<int>(herd.metric("herd_config_reloads_total{result=\"success\"}").value_or(0)) == n - 1;
+        }));
+        REQUIRE(test::eventually([&] { return ok >= before + 200; }));
+    }
+    stop = true;
+    for (auto& t : clients) t.join();
+    CHECK(failed == 0);
+    CHECK_THAT(herd.process().err(), Contains("1 added or changed, 1 removed"));
+}

@@ -143,7 +143,7 @@ namespace {
 
 // What a session knows of its current request, for plugins and for retries.
 struct Exchange {
-    http::request<http::string_body> req;  // as the client sent it (after the prefix); plugins see it
+    wire::Request req;  // as the client sent it (after the prefix); plugins see it
     std::string_view peer;
     std::vector<herd_header> headers;
     herd_request abi{};
@@ -250,7 +250,7 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
     up->deadline.set(cfg.response_timeout);
     std::array<asio::const_buffer, 2> request{asio::buffer(x.head), asio::buffer(x.req.body())};
     auto [wec, wn] = co_await asio::async_write(up->socket, request, nothrow);
-    http::response_parser<http::buffer_body> p;
+    http::response_parser<http::buffer_body, PoolAllocator<char>> p;
     p.body_limit(boost::none);
     if (x.req.method() == http::verb::head) p.skip(true);
     boost::system::error_code hec = wec;
@@ -420,7 +420,7 @@ Task<void> Worker::session(Socket client) {
     std::vector<Backend*> tried;
 
     for (;;) {
-        http::request_parser<http::string_body> parser;
+        http::request_parser<http::string_body, PoolAllocator<char>> parser;
         parser.header_limit(64 * 1024);
         parser.body_limit(cfg.max_request_body);
         deadline.set(cfg.idle_timeout);

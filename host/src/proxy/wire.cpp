@@ -53,8 +53,7 @@ void field(std::string& out, std::string_view name, std::string_view value) {
 
 }  // namespace
 
-void request_head(std::string& out, const http::request<http::string_body>& req, std::string_view host,
-                  std::string_view peer) {
+void request_head(std::string& out, const Request& req, std::string_view host, std::string_view peer) {
     out.clear();
     out.append(req.method_string());
     out += ' ';
@@ -94,7 +93,7 @@ void request_head(std::string& out, const http::request<http::string_body>& req,
     out.append("\r\n");
 }
 
-void response_head(std::string& out, const http::response_header<>& res, Framing framing,
+void response_head(std::string& out, const ResponseHeader& res, Framing framing,
                    std::optional<uint64_t> content_length, bool keep_alive, std::string_view backend_id,
                    std::string_view extra_lines) {
     out.clear();

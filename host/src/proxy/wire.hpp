@@ -3,6 +3,8 @@
 // single gathered write (head + body), and nothing is copied to rewrite headers.
 #pragma once
 
+#include "proxy/field_pool.hpp"
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -19,8 +21,10 @@ namespace http = boost::beast::http;
 // The request head as the backend gets it: hop-by-hop headers (and those the Connection header
 // lists) dropped, Host set to the backend, X-Forwarded-For extended with the peer,
 // X-Forwarded-Proto added when absent, framing for the buffered body.
-void request_head(std::string& out, const http::request<http::string_body>& req, std::string_view host,
-                  std::string_view peer);
+using Request = http::request<http::string_body, PooledFields>;
+using ResponseHeader = http::response_header<PooledFields>;
+
+void request_head(std::string& out, const Request& req, std::string_view host, std::string_view peer);
 
 enum class Framing {
     length,    // Content-Length (known, or the whole body was read)
@@ -30,7 +34,7 @@ enum class Framing {
 };
 
 // The response head as the client gets it.
-void response_head(std::string& out, const http::response_header<>& res, Framing framing,
+void response_head(std::string& out, const ResponseHeader& res, Framing framing,
                    std::optional<uint64_t> content_length, bool keep_alive, std::string_view backend_id,
                    std::string_view extra_lines);  // ready "Name: value\r\n" lines
 
