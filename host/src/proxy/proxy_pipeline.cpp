@@ -67,7 +67,9 @@ void ProxyPipeline::attach_metrics(Backend& b) {
                      .with(id);
 }
 
-std::string ProxyPipeline::start() {
+std::vector<int> ProxyPipeline::listener_fds() const { return server_ ? server_->listener_fds() : std::vector<int>{}; }
+
+std::string ProxyPipeline::start(std::vector<int> inherited) {
     // Backends known now, then every change as it happens.
     for (const auto& d : cfg_.backends) table_.apply(d, discovery_.groups(d));
     loop_ = std::make_unique<SelectionLoop>(pc_.name, cfg_, table_, *selector_, selection_, registry_);
@@ -97,7 +99,7 @@ std::string ProxyPipeline::start() {
                           .with({pc_.name});
     server_ = std::make_unique<ProxyServer>(ctx);
     try {
-        server_->start();
+        server_->start(std::move(inherited));
     } catch (const std::exception& e) {
         server_.reset();
         return e.what();

@@ -29,8 +29,10 @@ public:
                                                  discovery::Manager& discovery, metrics::Registry& registry,
                                                  config::Diagnostic* error);
 
-    // Subscribes to discovery, makes the first selection, then listens. "" or why it failed.
-    std::string start();
+    // Subscribes to discovery, makes the first selection, then listens — on `inherited` listening
+    // sockets when it replaces a proxy on the same address. "" or why it failed.
+    std::string start(std::vector<int> inherited = {});
+    std::vector<int> listener_fds() const;
     // Stops listening, finishes requests in flight, stops selecting, unsubscribes.
     void stop();
 

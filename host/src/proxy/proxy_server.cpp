@@ -9,6 +9,8 @@
 #include <boost/intrusive/list.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <array>
 #include <list>
 #include <span>
@@ -35,6 +37,8 @@ namespace {
 constexpr size_t kRelayChunk = 64 * 1024;
 constexpr size_t kMaxIdlePerBackend = 64;
 constexpr auto kSweep = std::chrono::milliseconds(100);
+// On stop, an idle keep-alive connection may be about to send its next request: it gets this long.
+constexpr auto kStopGrace = std::chrono::seconds(1);
 
 int64_t deadline_after(std::chrono::milliseconds d) {
     return steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
@@ -122,7 +126,7 @@ struct Worker {
 
     Task<void> sweep() {
         asio::steady_timer t(io.get_executor());
-        while (!stopping) {
+        while (!stopping || !deadlines.empty()) {
             t.expires_after(kSweep);
             co_await t.async_wait(nothrow);
             const int64_t now = steady_now_ns();
@@ -423,7 +427,7 @@ Task<void> Worker::session(Socket client) {
         http::request_parser<http::string_body, PoolAllocator<char>> parser;
         parser.header_limit(64 * 1024);
         parser.body_limit(cfg.max_request_body);
-        deadline.set(cfg.idle_timeout);
+        deadline.set(stopping ? std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace) : cfg.idle_timeout);
         deadline.idle = true;
         auto [hec, hn] = co_await http::async_read_header(client, buffer, parser, nothrow);
         deadline.idle = false;
@@ -564,7 +568,7 @@ ProxyServer::ProxyServer(std::shared_ptr<RouteContext> ctx) : impl_(std::make_un
 
 ProxyServer::~ProxyServer() { stop(); }
 
-void ProxyServer::start() {
+void ProxyServer::start(std::vector<int> inherited) {
     auto& cfg = impl_->ctx->cfg;
     auto fail = [&](const std::string& why) {
         throw std::runtime_error("proxy " + impl_->ctx->proxy_name + ": cannot listen on " + cfg.listen + ": " + why);
@@ -582,6 +586,13 @@ void ProxyServer::start() {
     int threads = cfg.threads > 0 ? cfg.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (int i = 0; i < threads; ++i) {
         auto w = std::make_unique<Worker>(impl_->ctx);
+        if (static_cast<size_t>(i) < inherited.size()) {  // take over a predecessor's listener
+            w->acceptor.assign(addr.is_v6() ? tcp::v6() : tcp::v4(), inherited[i], ec);
+            if (ec) fail("cannot take over the previous listener: " + ec.message());
+            if (i == 0) impl_->port = w->acceptor.local_endpoint().port();
+            impl_->workers.push_back(std::move(w));
+            continue;
+        }
         // With port 0 the first listener picks one and the others join it.
         tcp::endpoint ep(addr, i == 0 ? port : impl_->port);
         w->acceptor.open(ep.protocol(), ec);
@@ -598,6 +609,7 @@ void ProxyServer::start() {
         if (i == 0) impl_->port = w->acceptor.local_endpoint().port();
         impl_->workers.push_back(std::move(w));
     }
+    for (size_t i = static_cast<size_t>(threads); i < inherited.size(); ++i) ::close(inherited[i]);  // fewer threads now
     for (auto& w : impl_->workers) {
         asio::co_spawn(w->io, w->accept_loop(), asio::detached);
         asio::co_spawn(w->io, w->sweep(), asio::detached);
@@ -613,7 +625,7 @@ void ProxyServer::stop() {
             wp->acceptor.close(ec);
             wp->pool.clear();
             for (auto& d : wp->deadlines)
-                if (d.idle) d.socket->shutdown(tcp::socket::shutdown_both, ec);
+                if (d.idle) d.set(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
         });
     }
     for (auto& w : impl_->workers)
@@ -622,5 +634,12 @@ void ProxyServer::stop() {
 }
 
 uint16_t ProxyServer::port() const { return impl_->port; }
+
+std::vector<int> ProxyServer::listener_fds() const {
+    std::vector<int> out;
+    for (const auto& w : impl_->workers)
+        if (w->acceptor.is_open()) out.push_back(::dup(w->acceptor.native_handle()));
+    return out;
+}
 
 }  // namespace herd::proxy

@@ -53,9 +53,14 @@ public:
     ~ProxyServer();
 
     // Binds every thread's listener; throws std::runtime_error ("cannot listen on ...").
-    void start();
-    // Stops accepting, lets requests in flight finish, closes idle connections, joins.
+    // `inherited`: listening sockets to take over (from the proxy this one replaces on reload), so
+    // connections waiting in their backlog are not lost; the server owns them from then on.
+    void start(std::vector<int> inherited = {});
+    // Stops accepting, answers requests in flight (with Connection: close), gives idle
+    // connections a moment to send a last request, then closes them, and joins.
     void stop();
+    // Duplicates of the listening sockets, for a successor.
+    std::vector<int> listener_fds() const;
     uint16_t port() const;
 
 private:

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <thread>
 
@@ -77,9 +79,18 @@ std::map<std::string, App::RunningPipeline> App::build_pipelines(const config::C
         }
         RunningPipeline r{pc, nullptr, {}};
         config::Diagnostic d;
+        // A proxy replacing one on the same address takes over its listening sockets: nothing
+        // waiting in their backlog is lost, and there is no moment without a listener.
+        std::vector<int> inherited;
+        if (old)
+            if (auto it = old->find(pc.name); it != old->end() && it->second.proxy && it->second.cfg.proxy &&
+                                              it->second.cfg.proxy->listen == pc.proxy->listen)
+                inherited = it->second.proxy->listener_fds();
         auto p = proxy::ProxyPipeline::create(pc, builder, discovery_, metrics::global(), &d);
+        if (!p)
+            for (int fd : inherited) ::close(fd);
         if (p) {
-            if (auto why = p->start(); !why.empty()) {
+            if (auto why = p->start(std::move(inherited)); !why.empty()) {
                 d = {cfg.file, pc.where, why};
                 p.reset();
             }
