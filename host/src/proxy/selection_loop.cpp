@@ -90,7 +90,8 @@ struct SelectionLoop::Impl {
             for (auto& b : next->eligible) after.push_back(b->id);
             if (next->eligible.empty() && !current->eligible.empty()) {
                 result = "kept_previous";
-                spdlog::warn("proxy {}: no backend qualifies; keeping the previous selection", proxy);
+                if (view.last_result != "kept_previous")  // once per outage, not once per selection
+                    spdlog::warn("proxy {}: no backend qualifies; keeping the previous selection", proxy);
             } else if (next->eligible.empty()) {
                 result = "none";
             } else if (before == after) {
