@@ -15,13 +15,13 @@
 namespace herd::test {
 
 namespace {
-int connect_loopback(uint16_t port) {
+int connect_loopback(uint16_t port, std::chrono::milliseconds timeout) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons(port);
-    timeval tv{10, 0};
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     int one = 1;
@@ -38,7 +38,7 @@ HttpConnection::~HttpConnection() { close(); }
 
 bool HttpConnection::connect() {
     if (fd_ >= 0) return true;
-    fd_ = connect_loopback(port_);
+    fd_ = connect_loopback(port_, timeout_);
     buffer_.clear();
     return fd_ >= 0;
 }

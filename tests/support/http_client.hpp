@@ -11,7 +11,8 @@ namespace herd::test {
 
 class HttpConnection {
 public:
-    explicit HttpConnection(uint16_t port) : port_(port) {}
+    explicit HttpConnection(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10))
+        : port_(port), timeout_(timeout) {}
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
 
@@ -26,6 +27,7 @@ private:
     bool connect();
     void close();
     uint16_t port_;
+    std::chrono::milliseconds timeout_;
     int fd_ = -1;
     std::string buffer_;
 };

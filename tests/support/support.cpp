@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "http_client.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -74,50 +76,8 @@ uint16_t free_port() {
 }
 
 HttpResponse http_get(uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
-    HttpResponse r;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        close(fd);
-        return r;
-    }
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-        close(fd);
-        return r;
-    }
-    std::string raw;
-    char buf[8192];
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        raw.append(buf, static_cast<size_t>(n));
-    }
-    close(fd);
-    auto head_end = raw.find("\r\n\r\n");
-    if (head_end == std::string::npos || raw.compare(0, 5, "HTTP/") != 0) return r;
-    r.status = std::stoi(raw.substr(9, 3));
-    std::istringstream head(raw.substr(0, head_end));
-    std::string line;
-    std::getline(head, line);
-    while (std::getline(head, line)) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        auto colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        std::string k = line.substr(0, colon);
-        for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        std::string v = line.substr(colon + 1);
-        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-        r.headers[k] = v;
-    }
-    r.body = raw.substr(head_end + 4);
-    return r;
+    HttpConnection c(port, timeout);
+    return c.get(path, {{"Connection", "close"}});
 }
 
 bool eventually(const std::function<bool()>& ready, std::chrono::milliseconds deadline) {
