@@ -11,6 +11,8 @@ packages=(
   libyaml-cpp-dev
   # real servers and tools the tests start
   prometheus curl python3
+  # peers and load generator for bench/ (and a screenshot-free /status check stays possible)
+  nginx haproxy wrk
 )
 
 missing=()
@@ -31,5 +33,12 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # --no-install-recommends: Prometheus would otherwise pull in exporters and services we do not use.
+# Packages that start a service on install (nginx, haproxy, prometheus) are stopped again below:
+# herd's tests and benchmarks start their own instances on free ports.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+for service in nginx haproxy prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $SUDO systemctl stop "$service" || true
+  fi
+done
 echo "install-deps: done"

@@ -17,7 +17,7 @@ conns=${2:-32}
 rounds=${3:-7}
 herd=${HERD:-$root/build/default/bin/herd}
 for tool in nginx haproxy wrk; do
-  command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "bench: $tool missing (scripts/install-deps.sh --bench)"; exit 1; }
+  command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "bench: $tool missing (run scripts/install-deps.sh)"; exit 1; }
 done
 [ -x "$herd" ] || { echo "bench: build herd first (scripts/build.sh)"; exit 1; }
 
