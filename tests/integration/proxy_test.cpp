@@ -283,10 +283,13 @@ TEST_CASE("backends follow discovery live; prefix, streaming and mpp endpoints",
     CHECK_THAT(mpp, Contains("mpp_requests{backend=\"") && Contains("mpp_selected_backends 2"));
     CHECK_THAT(c.get("/mpp/status").body, Contains("Multi-Prometheus Proxy Cluster Info"));
 
-    // A replica removed from discovery stops being a backend.
+    // A replica removed from discovery stops being a backend, and its series leave /metrics.
+    const std::string a_requests = "herd_proxy_requests_total{proxy=\"query\",backend=\"" + a.id() + "\",code=\"2xx\"}";
     test::write_file_atomic(herd.dir() / "sd/replicas.json", "[{\"targets\":[\"" + b.address() + "\"]}]");
     CHECK(test::eventually([&] { return herd.metric("herd_proxy_backends{proxy=\"query\"}") == 1; }));
     for (int i = 0; i < 10; ++i) CHECK(backend_of(c.get("/prom/api/v1/query?query=up")) == b.id());
+    CHECK(test::eventually([&] { return !herd.metric(a_requests); }));
+    CHECK(herd.metric("herd_proxy_requests_total{proxy=\"query\",backend=\"" + b.id() + "\",code=\"2xx\"}") >= 10);
 }
 
 TEST_CASE("large and chunked answers are relayed whole, in pieces", "[proxy][streaming]") {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace herd::proxy {
@@ -24,6 +25,11 @@ struct BackendStats {
 struct Backend {
     Backend(std::string scheme, std::string host, std::string port, std::string labels_json);
     Backend(const Backend&) = delete;
+    // Runs on_destroy: a backend is destroyed only when no selection and no request holds it.
+    ~Backend() {
+        if (on_destroy) on_destroy();
+    }
+    std::function<void()> on_destroy;
 
     const std::string scheme, host, port;
     const std::string address;  // host:port

@@ -92,8 +92,7 @@ void BackendTable::rebuild() {
             }
         }
     }
-    for (auto& [_, b] : old) removed_.push_back(b);
-    backends_ = std::move(next);
+    backends_ = std::move(next);  // the ones left in `old` go when the last holder lets go
 }
 
 std::vector<std::shared_ptr<Backend>> BackendTable::backends() const {
@@ -101,9 +100,5 @@ std::vector<std::shared_ptr<Backend>> BackendTable::backends() const {
     return backends_;
 }
 
-std::vector<std::shared_ptr<Backend>> BackendTable::take_removed() {
-    std::lock_guard lk(mu_);
-    return std::exchange(removed_, {});
-}
 
 }  // namespace herd::proxy

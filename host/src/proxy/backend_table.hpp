@@ -23,8 +23,6 @@ public:
     // Applies changed groups of one discovery instance. Returns true when the set of backends changed.
     bool apply(const std::string& discovery, const std::vector<discovery::TargetGroup>& changed);
     std::vector<std::shared_ptr<Backend>> backends() const;
-    // Backends dropped since the last call (so their metrics series can go too).
-    std::vector<std::shared_ptr<Backend>> take_removed();
 
     // Hook to give each new backend its metric series.
     std::function<void(Backend&)> on_new;
@@ -36,7 +34,6 @@ private:
     mutable std::mutex mu_;
     std::map<std::string, std::map<std::string, discovery::TargetGroup>> groups_;  // discovery -> source -> group
     std::vector<std::shared_ptr<Backend>> backends_;
-    std::vector<std::shared_ptr<Backend>> removed_;
 };
 
 // Splits "host:port" / "[v6]:port"; false if it is not one.

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <map>
+#include <mutex>
 
 namespace herd::proxy {
 
@@ -49,8 +51,40 @@ std::unique_ptr<ProxyPipeline> ProxyPipeline::create(const config::PipelineConfi
     return p;
 }
 
+namespace {
+// How many live Backend objects use the series of (proxy, backend): a reloaded proxy's backends
+// share them with their predecessors. The series are removed when the last one goes, so a backend
+// that left discovery does not leave its series behind forever (Kubernetes churns through many).
+std::mutex live_mu;
+std::map<std::pair<std::string, std::string>, int> live_series;
+
+void remove_backend_series(metrics::Registry& r, const std::string& proxy, const std::string& backend) {
+    const std::vector<std::string> id{proxy, backend};
+    for (const char* code : {"error", "1xx", "2xx", "3xx", "4xx", "5xx"})
+        r.counter("herd_proxy_requests_total", "", {"proxy", "backend", "code"}).remove({proxy, backend, code});
+    for (const char* c : {"herd_proxy_retries_total", "herd_proxy_backend_errors_total"})
+        r.counter(c, "", {"proxy", "backend"}).remove(id);
+    for (const char* g : {"herd_proxy_backend_ready", "herd_proxy_backend_eligible", "herd_proxy_backend_score",
+                          "herd_proxy_backend_ejected"})
+        r.gauge(g, "", {"proxy", "backend"}).remove(id);
+    r.histogram("herd_proxy_request_duration_seconds", "", {"proxy", "backend"}, metrics::latency_buckets()).remove(id);
+}
+}  // namespace
+
 void ProxyPipeline::attach_metrics(Backend& b) {
     const std::vector<std::string> id{pc_.name, b.id};
+    {
+        std::lock_guard lk(live_mu);
+        ++live_series[{pc_.name, b.id}];
+    }
+    b.on_destroy = [&registry = registry_, proxy = pc_.name, backend = b.id] {
+        std::lock_guard lk(live_mu);
+        auto it = live_series.find({proxy, backend});
+        if (it != live_series.end() && --it->second == 0) {
+            live_series.erase(it);
+            remove_backend_series(registry, proxy, backend);
+        }
+    };
     auto& requests = registry_.counter("herd_proxy_requests_total",
                                        "Requests forwarded, by backend and status class (\"error\": no response).",
                                        {"proxy", "backend", "code"});

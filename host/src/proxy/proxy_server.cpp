@@ -129,6 +129,8 @@ struct Worker {
         while (!stopping || !deadlines.empty()) {
             t.expires_after(kSweep);
             co_await t.async_wait(nothrow);
+            // An idle thread must not keep an old selection (and the departed backends in it) alive.
+            if (selection && ctx->selection->version() != selection_version) selection.reset();
             const int64_t now = steady_now_ns();
             for (Deadline& d : deadlines) {
                 if (d.at > now || d.fired) continue;
