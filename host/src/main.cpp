@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <herd/plugin_api.h>
+#include <herd/sdk/duration.hpp>
 
 #include <iostream>
 
@@ -51,6 +52,15 @@ int main(int argc, char** argv) {
     plugins->add_option("dir", dir, "plugin directory (default: the one next to this binary)");
     plugins->add_flag("--json", json, "print JSON instead of a table");
 
+    std::string sd_name;
+    bool sd_once = false;
+    std::string sd_timeout = "30s";
+    auto* sd = app.add_subcommand("sd", "Print a discovery instance's target groups as Prometheus file_sd JSON (meta labels included)");
+    sd->add_option("-c,--config", config, "configuration file (TOML)")->required();
+    sd->add_option("--discovery", sd_name, "the [[discovery]] instance's name")->required();
+    sd->add_flag("--once", sd_once, "print the first complete answer and exit (default: print every change until Ctrl-C)");
+    sd->add_option("--timeout", sd_timeout, "with --once: how long to wait for the first answer (default 30s)");
+
     std::filesystem::path probe_file, probe_dir, probe_config_dir;
     std::string probe_kind, probe_factory, probe_instance;
     auto* probe_load = app.add_subcommand("__probe-load")->group("");
@@ -72,6 +82,13 @@ int main(int argc, char** argv) {
         if (*check) {
             if (common.log_level.empty()) spdlog::set_level(spdlog::level::warn);
             return herd::cli::check(common, config);
+        }
+        if (*sd) {
+            // Discovery errors are printed by `sd` itself, once, after the groups.
+            if (common.log_level.empty()) spdlog::set_level(spdlog::level::err);
+            auto t = herd::sdk::parse_duration(sd_timeout);
+            if (!t) throw std::invalid_argument("--timeout \"" + sd_timeout + "\" is not a duration");
+            return herd::cli::sd(common, config, sd_name, sd_once, *t);
         }
         if (*plugins) {
             // The table says everything; keep the per-file log lines out of it unless asked.

@@ -1,6 +1,7 @@
 // herd's subcommands. Each returns the process exit code.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -15,6 +16,8 @@ struct Common {
 int run(const Common& c, const std::filesystem::path& config);
 int check(const Common& c, const std::filesystem::path& config);
 int plugins(const Common& c, const std::filesystem::path& dir, bool json);
+int sd(const Common& c, const std::filesystem::path& config, const std::string& discovery, bool once,
+       std::chrono::milliseconds timeout);
 
 // Hidden: used by the host itself to try a plugin in a throw-away process.
 int probe_load(const std::filesystem::path& file);

@@ -1,0 +1,121 @@
+// `herd sd -c FILE --discovery NAME [--once]`: runs one discovery instance of the configuration
+// and prints its target groups as Prometheus file_sd JSON, meta labels included, so relabelling
+// can be debugged against what herd really sees (like promtool's discovery check).
+// --once prints the first complete answer and exits; otherwise every change is printed.
+#include "cli/commands.hpp"
+#include "config/config.hpp"
+#include "discovery/manager.hpp"
+#include "metrics/registry.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "runtime/app.hpp"
+#include "runtime/discovery_runner.hpp"
+#include "runtime/instance_builder.hpp"
+
+#include <csignal>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+namespace herd::cli {
+
+int sd(const Common& c, const std::filesystem::path& file, const std::string& name, bool once,
+       std::chrono::milliseconds timeout) {
+    auto loaded = config::load_file(file, c.default_plugin_dir);
+    if (!loaded.config) {
+        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
+        return 1;
+    }
+    const auto& cfg = *loaded.config;
+    const auto* ic = cfg.find(HERD_KIND_DISCOVERY, name);
+    if (!ic) {
+        std::string have;
+        for (const auto& i : cfg.instances)
+            if (i.kind == HERD_KIND_DISCOVERY) have += (have.empty() ? "" : ", ") + i.name;
+        std::cerr << cfg.file << ": no [[discovery]] named \"" << name << "\" (defined: " << (have.empty() ? "none" : have)
+                  << ")\n";
+        return 1;
+    }
+    runtime::block_signals();  // before any thread: the main thread waits for SIGINT/SIGTERM below
+    plugins::PluginRegistry registry(metrics::global(), c.isolate);
+    if (std::filesystem::is_directory(cfg.host.plugin_dir)) registry.scan(cfg.host.plugin_dir);
+    auto scratch = std::filesystem::temp_directory_path() / ("herd-sd-" + std::to_string(::getpid()));
+    config::Config run_cfg = cfg;
+    run_cfg.host.data_dir = scratch;
+    runtime::InstanceBuilder builder(run_cfg, registry, {c.isolate, true});
+    config::Diagnostic err;
+    auto inst = builder.build(*ic, &err);
+    if (!inst) {
+        std::cerr << err.str() << "\n";
+        return 1;
+    }
+
+    discovery::Manager manager(metrics::global());
+    std::mutex mu;
+    std::condition_variable cv;
+    bool changed = false;
+    manager.subscribe(name, [&](const std::string&, const std::vector<discovery::TargetGroup>& groups) {
+        if (groups.empty()) return;
+        std::lock_guard lk(mu);
+        changed = true;
+        cv.notify_all();
+    });
+    runtime::DiscoveryRunner runner(std::move(inst), manager);
+    if (auto why = runner.start(); !why.empty()) {
+        std::cerr << cfg.file << ": discovery \"" << name << "\" did not start: " << why << "\n";
+        return 1;
+    }
+    auto print = [&] {
+        std::cout << discovery::to_file_sd_json(manager.groups(name)) << std::endl;
+        if (auto st = manager.status(name); st && st->state == discovery::ProviderStatus::State::failing)
+            std::cerr << "discovery \"" << name << "\": " << st->last_error << " (the groups above are the last good ones)\n";
+    };
+
+    if (once) {
+        // The first answer: groups, or a refresh that found nothing, or an error.
+        std::unique_lock lk(mu);
+        cv.wait_for(lk, timeout, [&] {
+            auto st = manager.status(name);
+            return changed || (st && st->state != discovery::ProviderStatus::State::starting);
+        });
+        lk.unlock();
+        manager.flush();
+        print();
+        auto st = manager.status(name);
+        // Nothing good to show and an error to tell: a failure. Last good groups with an error: shown, 0.
+        const int rc = st && st->state == discovery::ProviderStatus::State::failing && manager.groups(name).empty() ? 1 : 0;
+        runner.stop();
+        std::error_code ec;
+        std::filesystem::remove_all(scratch, ec);
+        return rc;
+    }
+    // Follow: print on every change until SIGINT/SIGTERM.
+    std::thread waiter([&] {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        int sig = 0;
+        sigwait(&set, &sig);
+        std::lock_guard lk(mu);
+        changed = true;
+        once = true;  // reused as "stop"
+        cv.notify_all();
+    });
+    for (;;) {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return changed; });
+        changed = false;
+        if (once) break;
+        lk.unlock();
+        manager.flush();
+        print();
+    }
+    waiter.join();
+    runner.stop();
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);
+    return 0;
+}
+
+}  // namespace herd::cli
