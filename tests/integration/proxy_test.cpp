@@ -4,6 +4,11 @@
 #include "metrics_client/exposition.hpp"
 #include "prometheus.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
@@ -324,6 +329,32 @@ TEST_CASE("large and chunked answers are relayed whole, in pieces", "[proxy][str
     CHECK(ch.headers["transfer-encoding"] == "chunked");  // length unknown past the first 64 KiB
     CHECK(ch.body == chunks[0] + chunks[1] + chunks[2]);
     CHECK(c.get("/big").body.size() == big.size());  // the connection is still good
+
+    // HEAD: the backend's Content-Length passes through, and no body follows.
+    auto head = c.request("HEAD", "/big");
+    CHECK(head.status == 200);
+    CHECK(head.headers["content-length"] == std::to_string(big.size()));
+    CHECK(head.body.empty());
+    CHECK(c.get("/big").body == big);  // nothing of a body was left on the connection
+
+    // An HTTP/1.0 client gets no chunked encoding: the body ends when the connection closes.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string req = "GET /chunked HTTP/1.0\r\n\r\n";
+    REQUIRE(::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()));
+    std::string raw;
+    char buf[65536];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    const auto end = raw.find("\r\n\r\n");
+    REQUIRE(end != std::string::npos);
+    const std::string headers = raw.substr(0, end);
+    CHECK_THAT(headers, !Contains("chunked") && Contains("Connection: close"));
+    CHECK(raw.substr(end + 4) == chunks[0] + chunks[1] + chunks[2]);
 }
 
 TEST_CASE("reloading a changed proxy under load drops no request", "[proxy][prometheus][reload]") {
