@@ -148,7 +148,8 @@ TEST_CASE("a plugin that crashes in create is reported by the create probe", "[a
 }
 
 TEST_CASE("plugins export exactly one symbol: herd_plugin_entry", "[abi]") {
-    std::vector<fs::path> files{test::plugin_dir() / "sd_file.so", fixture("clash_a"), fixture("throwing_create")};
+    std::vector<fs::path> files{test::plugin_dir() / "sd_file.so", test::plugin_dir() / "selector.so",
+                                test::plugin_dir() / "affinity.so", fixture("clash_a"), fixture("throwing_create")};
     for (const auto& f : files) {
         INFO(f.string());
         auto r = test::run({"nm", "-D", "--defined-only", f.string()});
