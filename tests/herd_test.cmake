@@ -21,7 +21,7 @@ function(herd_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE herd_test_support ${ARG_LIBS})
-  add_dependencies(${name} herd sd_file)
+  add_dependencies(${name} herd sd_file kv_sqlite)
   catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
 endfunction()
 

@@ -1,0 +1,293 @@
+// kv_sqlite through the ABI (as herd uses it) and its store directly.
+#include "metrics/registry.hpp"
+#include "plugins/instance.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "sqlite_store.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+using namespace herd;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A kv instance made through the ABI, with small helpers over its table.
+struct Kv {
+    metrics::Registry reg;
+    std::unique_ptr<plugins::Instance> inst;
+    const herd_kv_ops* ops = nullptr;
+
+    Kv(const fs::path& dir, const std::string& config = "{}") {
+        plugins::PluginRegistry plugins(reg, false);
+        auto r = plugins.load(test::plugin_dir() / "kv_sqlite.so");
+        REQUIRE(r.plugin);
+        plugins::CreateError err;
+        inst = plugins::Instance::create(r.plugin, r.plugin->factories.at(0), "kv", config, dir, dir, &err);
+        INFO(err.message);
+        REQUIRE(inst);
+        ops = inst->factory().kv;
+    }
+    struct Result {
+        herd_status status = HERD_OK;
+        std::string message;
+        int64_t revision = 0;
+    };
+    Result put(std::string_view k, std::string_view v, int64_t expected = HERD_KV_EXPECT_ANY, int64_t lease = 0) {
+        plugins::ErrorCapture e;
+        Result r;
+        r.status = ops->put(inst->handle(), {k.data(), k.size()}, {v.data(), v.size()}, expected, lease, &r.revision, e.get());
+        r.message = e.message;
+        return r;
+    }
+    Result del(std::string_view k, int64_t expected = HERD_KV_EXPECT_ANY) {
+        plugins::ErrorCapture e;
+        Result r;
+        r.status = ops->del(inst->handle(), {k.data(), k.size()}, expected, &r.revision, e.get());
+        r.message = e.message;
+        return r;
+    }
+    std::optional<std::pair<std::string, int64_t>> get(std::string_view k) {
+        std::optional<std::pair<std::string, int64_t>> out;
+        herd_kv_entry_sink sink{{sizeof(herd_kv_entry_sink), HERD_ABI_MAJOR, HERD_ABI_MINOR}, &out,
+                                [](void* c, const herd_kv_entry* e) {
+                                    *static_cast<std::optional<std::pair<std::string, int64_t>>*>(c) =
+                                        std::make_pair(std::string(e->value.data, e->value.size), e->mod_revision);
+                                }};
+        plugins::ErrorCapture err;
+        return ops->get(inst->handle(), {k.data(), k.size()}, &sink, err.get()) == HERD_OK ? out : std::nullopt;
+    }
+    std::vector<std::string> list(std::string_view prefix, int64_t* rev = nullptr) {
+        std::vector<std::string> keys;
+        herd_kv_entry_sink sink{{sizeof(herd_kv_entry_sink), HERD_ABI_MAJOR, HERD_ABI_MINOR}, &keys,
+                                [](void* c, const herd_kv_entry* e) {
+                                    static_cast<std::vector<std::string>*>(c)->emplace_back(e->key.data, e->key.size);
+                                }};
+        plugins::ErrorCapture err;
+        int64_t r = 0;
+        REQUIRE(ops->list(inst->handle(), {prefix.data(), prefix.size()}, &sink, &r, err.get()) == HERD_OK);
+        if (rev) *rev = r;
+        return keys;
+    }
+};
+
+// Collects what a watch delivers.
+struct Watcher {
+    std::mutex mu;
+    std::vector<std::tuple<herd_kv_event_type, std::string, int64_t>> events;  // type, key, revision
+    std::vector<int64_t> resets;
+    herd_kv_watch_sink sink{};
+    herd_kv_watch* handle = nullptr;
+    Kv& kv;
+
+    Watcher(Kv& k, std::string_view prefix, int64_t from) : kv(k) {
+        sink.header = {sizeof(herd_kv_watch_sink), HERD_ABI_MAJOR, HERD_ABI_MINOR};
+        sink.ctx = this;
+        sink.events = [](void* c, const herd_kv_event* const* ev, size_t n) {
+            auto* w = static_cast<Watcher*>(c);
+            std::lock_guard lk(w->mu);
+            for (size_t i = 0; i < n; ++i)
+                w->events.emplace_back(ev[i]->type, std::string(ev[i]->entry->key.data, ev[i]->entry->key.size),
+                                       ev[i]->entry->mod_revision);
+        };
+        sink.reset = [](void* c, int64_t rev) {
+            auto* w = static_cast<Watcher*>(c);
+            std::lock_guard lk(w->mu);
+            w->resets.push_back(rev);
+        };
+        sink.error = [](void*, herd_status, herd_str) {};
+        plugins::ErrorCapture err;
+        REQUIRE(kv.ops->watch(kv.inst->handle(), {prefix.data(), prefix.size()}, from, &sink, &handle, err.get()) == HERD_OK);
+    }
+    ~Watcher() { kv.ops->unwatch(kv.inst->handle(), handle); }
+    size_t count() {
+        std::lock_guard lk(mu);
+        return events.size();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("kv_sqlite: get, put, list, delete; revisions strictly increase", "[kv]") {
+    test::TempDir dir;
+    Kv kv(dir.path());
+    auto a = kv.put("a/1", "one");
+    auto b = kv.put("a/2", "two");
+    auto c = kv.put("b/1", "three");
+    REQUIRE((a.status == HERD_OK && b.status == HERD_OK && c.status == HERD_OK));
+    CHECK(a.revision < b.revision);
+    CHECK(b.revision < c.revision);
+    CHECK(kv.get("a/1")->first == "one");
+    CHECK_FALSE(kv.get("nope"));
+    int64_t rev = 0;
+    CHECK(kv.list("a/", &rev) == std::vector<std::string>{"a/1", "a/2"});
+    CHECK(rev == c.revision);
+    CHECK(kv.list("").size() == 3);
+    auto d = kv.del("a/1");
+    CHECK(d.status == HERD_OK);
+    CHECK(d.revision > c.revision);
+    CHECK_FALSE(kv.get("a/1"));
+    auto gone = kv.del("a/1");
+    CHECK(gone.status == HERD_ERR_NOT_FOUND);
+    CHECK_THAT(gone.message, Contains("a/1"));
+}
+
+TEST_CASE("kv_sqlite: compare-and-swap", "[kv]") {
+    test::TempDir dir;
+    Kv kv(dir.path());
+    auto created = kv.put("k", "v1", HERD_KV_EXPECT_ABSENT);
+    CHECK(created.status == HERD_OK);
+    auto again = kv.put("k", "v2", HERD_KV_EXPECT_ABSENT);
+    CHECK(again.status == HERD_ERR_CONFLICT);
+    CHECK_THAT(again.message, Contains("expected absent, found at revision " + std::to_string(created.revision)));
+    CHECK(kv.put("k", "v2", created.revision).status == HERD_OK);
+    auto stale = kv.put("k", "v3", created.revision);
+    CHECK(stale.status == HERD_ERR_CONFLICT);
+    CHECK(kv.get("k")->first == "v2");
+    CHECK(kv.del("k", created.revision).status == HERD_ERR_CONFLICT);
+    CHECK(kv.del("k", kv.get("k")->second).status == HERD_OK);
+}
+
+TEST_CASE("kv_sqlite: 8 threads of CAS increments lose no update", "[kv]") {
+    test::TempDir dir;
+    Kv kv(dir.path());
+    REQUIRE(kv.put("counter", "0").status == HERD_OK);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 25;) {
+                auto cur = kv.get("counter");
+                auto r = kv.put("counter", std::to_string(std::stoi(cur->first) + 1), cur->second);
+                if (r.status == HERD_OK) ++i;
+                else REQUIRE(r.status == HERD_ERR_CONFLICT);
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(kv.get("counter")->first == "200");
+}
+
+TEST_CASE("kv_sqlite: big values, binary keys, 10 000 keys", "[kv]") {
+    test::TempDir dir;
+    Kv kv(dir.path());
+    std::string big(1 << 20, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+    REQUIRE(kv.put("big", big).status == HERD_OK);
+    CHECK(kv.get("big")->first == big);
+    const std::string bin_key("k\0\xff\x01", 4), bin_val("\0\0\xfe", 3);
+    REQUIRE(kv.put(bin_key, bin_val).status == HERD_OK);
+    CHECK(kv.get(bin_key)->first == bin_val);
+    CHECK(kv.list(std::string("k\0", 2)) == std::vector<std::string>{bin_key});
+    for (int i = 0; i < 10000; ++i) REQUIRE(kv.put("many/" + std::to_string(100000 + i), "x").status == HERD_OK);
+    auto keys = kv.list("many/");
+    CHECK(keys.size() == 10000);
+    CHECK(std::is_sorted(keys.begin(), keys.end()));
+}
+
+TEST_CASE("kv_sqlite: a watch delivers every later change in order, and a second instance sees them", "[kv]") {
+    test::TempDir dir;
+    Kv writer(dir.path()), reader(dir.path());  // two connections to one file, as two processes
+    const int64_t start = writer.put("w/0", "before").revision;
+    Watcher w(reader, "w/", start);
+    std::vector<int64_t> expect;
+    for (int i = 1; i <= 20; ++i) expect.push_back(writer.put("w/" + std::to_string(i), "v").revision);
+    writer.put("other/x", "not under the prefix");
+    expect.push_back(writer.del("w/3").revision);
+    REQUIRE(test::eventually([&] { return w.count() == 21; }));
+    std::lock_guard lk(w.mu);
+    std::vector<int64_t> got;
+    for (auto& [type, key, rev] : w.events) got.push_back(rev);
+    CHECK(got == expect);  // no gap, no duplicate, in order
+    CHECK(std::get<0>(w.events.back()) == HERD_KV_EVENT_DELETE);
+    CHECK(std::get<1>(w.events.back()) == "w/3");
+    CHECK(w.resets.empty());
+}
+
+TEST_CASE("kv_sqlite: a watch from before the retained history is reset", "[kv]") {
+    test::TempDir dir;
+    Kv kv(dir.path(), R"({"history": 5})");
+    for (int i = 0; i < 20; ++i) kv.put("h/" + std::to_string(i), "v");
+    Watcher w(kv, "h/", 1);
+    REQUIRE(test::eventually([&] {
+        std::lock_guard lk(w.mu);
+        return !w.resets.empty();
+    }));
+    const int64_t after = kv.put("h/new", "v").revision;
+    REQUIRE(test::eventually([&] { return w.count() == 1; }));
+    std::lock_guard lk(w.mu);
+    CHECK(w.resets.front() == after - 1);
+    CHECK(std::get<2>(w.events.front()) == after);
+}
+
+TEST_CASE("kv_sqlite: keys of an expired lease vanish; a revoked lease takes its keys at once", "[kv]") {
+    test::TempDir dir;
+    Kv kv(dir.path(), R"({"poll_interval": "20ms"})");
+    plugins::ErrorCapture err;
+    int64_t lease = 0;
+    REQUIRE(kv.ops->lease_grant(kv.inst->handle(), 300, &lease, err.get()) == HERD_OK);
+    REQUIRE(kv.put("eph/a", "1", HERD_KV_EXPECT_ANY, lease).status == HERD_OK);
+    REQUIRE(kv.put("eph/b", "2", HERD_KV_EXPECT_ANY, lease).status == HERD_OK);
+    CHECK(kv.put("eph/c", "3", HERD_KV_EXPECT_ANY, 12345).status == HERD_ERR_NOT_FOUND);
+    // Kept alive, the keys stay past the TTL...
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(kv.ops->lease_keepalive(kv.inst->handle(), lease, err.get()) == HERD_OK);
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the TTL itself is what is tested
+    }
+    CHECK(kv.get("eph/a"));
+    // ...and go once keepalives stop.
+    CHECK(test::eventually([&] { return !kv.get("eph/a") && !kv.get("eph/b"); }, std::chrono::seconds(5)));
+    CHECK(kv.ops->lease_keepalive(kv.inst->handle(), lease, err.get()) == HERD_ERR_NOT_FOUND);
+
+    int64_t second = 0;
+    REQUIRE(kv.ops->lease_grant(kv.inst->handle(), 60000, &second, err.get()) == HERD_OK);
+    kv.put("eph/x", "1", HERD_KV_EXPECT_ANY, second);
+    kv.put("eph/y", "1", HERD_KV_EXPECT_ANY, second);
+    REQUIRE(kv.ops->lease_revoke(kv.inst->handle(), second, err.get()) == HERD_OK);
+    CHECK_FALSE(kv.get("eph/x"));
+    CHECK_FALSE(kv.get("eph/y"));
+}
+
+TEST_CASE("kv_sqlite: nothing acknowledged is lost to kill -9", "[kv]") {
+    test::TempDir dir;
+    const auto db = (dir / "kv.sqlite").string();
+    test::Process writer({KV_WRITER, db, "100000"}, dir.path(), "writer");
+    auto acknowledged = [&] {
+        std::istringstream in(writer.out());
+        std::string line;
+        int n = 0;
+        while (std::getline(in, line))
+            if (!in.eof()) ++n;  // only complete lines: a write whose answer was fully printed
+        return n;
+    };
+    REQUIRE(test::eventually([&] { return acknowledged() >= 200; }, std::chrono::seconds(60)));
+    writer.signal(SIGKILL);
+    writer.wait(std::chrono::seconds(10));
+    const int acked = acknowledged();
+    kv_sqlite::Store store(db, std::chrono::seconds(5), 1000000);
+    for (int i = 0; i < acked; ++i) {
+        INFO("k" << i);
+        REQUIRE(store.get("k" + std::to_string(i)));
+    }
+    CHECK(store.revision() >= acked);
+}
+
+TEST_CASE("kv_sqlite: configuration errors name the key", "[kv]") {
+    test::TempDir dir;
+    metrics::Registry reg;
+    plugins::PluginRegistry plugins(reg, false);
+    auto r = plugins.load(test::plugin_dir() / "kv_sqlite.so");
+    REQUIRE(r.plugin);
+    plugins::CreateError err;
+    CHECK_FALSE(plugins::Instance::create(r.plugin, r.plugin->factories.at(0), "kv", R"({"histroy": 5})", dir.path(),
+                                          dir.path(), &err));
+    CHECK(err.key == "histroy");
+    CHECK_FALSE(plugins::Instance::create(r.plugin, r.plugin->factories.at(0), "kv", R"({"path": "/nonexistent/dir/kv.sqlite"})",
+                                          dir.path(), dir.path(), &err));
+    CHECK_THAT(err.message, Contains("cannot open /nonexistent/dir/kv.sqlite"));
+}
