@@ -61,6 +61,29 @@ int main(int argc, char** argv) {
     sd->add_flag("--once", sd_once, "print the first complete answer and exit (default: print every change until Ctrl-C)");
     sd->add_option("--timeout", sd_timeout, "with --once: how long to wait for the first answer (default 30s)");
 
+    herd::cli::KvArgs kv_args;
+    auto* kv = app.add_subcommand("kv", "Read and write a configured KV store (like etcdctl / consul kv)");
+    kv->add_option("-c,--config", kv_args.config, "configuration file (TOML)")->required();
+    kv->add_option("--kv", kv_args.name, "the [[kv]] instance's name")->required();
+    kv->require_subcommand(1);
+    kv->fallthrough();
+    auto* kv_get = kv->add_subcommand("get", "print a key's value (exit 1 when absent)");
+    kv_get->add_option("key", kv_args.key)->required();
+    kv_get->add_flag("--json", kv_args.json, "print key, value and revisions as JSON");
+    auto* kv_put = kv->add_subcommand("put", "write a value; prints the new revision (exit 3 on a failed --expect)");
+    kv_put->add_option("key", kv_args.key)->required();
+    kv_put->add_option("value", kv_args.value)->required();
+    kv_put->add_option("--expect", kv_args.expect, "absent, any (default) or the revision the key must have");
+    kv_put->add_option("--lease", kv_args.lease, "attach the key to a lease");
+    auto* kv_del = kv->add_subcommand("del", "delete a key; prints the revision (exit 1 when absent)");
+    kv_del->add_option("key", kv_args.key)->required();
+    kv_del->add_option("--expect", kv_args.expect, "any (default) or the revision the key must have");
+    auto* kv_list = kv->add_subcommand("list", "every key under a prefix, one JSON object per line");
+    kv_list->add_option("prefix", kv_args.key, "key prefix (default: everything)");
+    auto* kv_watch = kv->add_subcommand("watch", "print every change under a prefix until Ctrl-C");
+    kv_watch->add_option("prefix", kv_args.key, "key prefix (default: everything)");
+    kv_watch->add_option("--from", kv_args.from, "start after this revision (default: now)");
+
     std::filesystem::path probe_file, probe_dir, probe_config_dir;
     std::string probe_kind, probe_factory, probe_instance;
     auto* probe_load = app.add_subcommand("__probe-load")->group("");
@@ -82,6 +105,12 @@ int main(int argc, char** argv) {
         if (*check) {
             if (common.log_level.empty()) spdlog::set_level(spdlog::level::warn);
             return herd::cli::check(common, config);
+        }
+        if (*kv) {
+            if (common.log_level.empty()) spdlog::set_level(spdlog::level::err);
+            for (auto* s : {kv_get, kv_put, kv_del, kv_list, kv_watch})
+                if (*s) kv_args.action = s->get_name();
+            return herd::cli::kv(common, kv_args);
         }
         if (*sd) {
             // Discovery errors are printed by `sd` itself, once, after the groups.

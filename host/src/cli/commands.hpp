@@ -16,6 +16,13 @@ struct Common {
 int run(const Common& c, const std::filesystem::path& config);
 int check(const Common& c, const std::filesystem::path& config);
 int plugins(const Common& c, const std::filesystem::path& dir, bool json);
+struct KvArgs {
+    std::filesystem::path config;
+    std::string name, action, key, value, expect;
+    int64_t lease = 0, from = 0;
+    bool json = false;
+};
+int kv(const Common& c, const KvArgs& args);
 int sd(const Common& c, const std::filesystem::path& config, const std::string& discovery, bool once,
        std::chrono::milliseconds timeout);
 

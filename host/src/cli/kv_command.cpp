@@ -1,0 +1,114 @@
+// `herd kv -c FILE --kv NAME get|put|list|del|watch`: the configured KV store, for operators
+// (like etcdctl or consul kv). Values are printed as they are; list and watch print one JSON
+// object per line so scripts can read them.
+#include "cli/commands.hpp"
+#include "config/config.hpp"
+#include "kv/kv_client.hpp"
+#include "metrics/registry.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "runtime/app.hpp"
+#include "runtime/instance_builder.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <mutex>
+#include <iostream>
+
+namespace herd::cli {
+
+namespace {
+nlohmann::json to_json(const kv::Entry& e) {
+    return {{"key", e.key}, {"value", e.value}, {"create_revision", e.create_revision},
+            {"mod_revision", e.mod_revision}, {"lease", e.lease}};
+}
+int64_t parse_expect(const std::string& s) {
+    if (s.empty() || s == "any") return HERD_KV_EXPECT_ANY;
+    if (s == "absent") return HERD_KV_EXPECT_ABSENT;
+    size_t used = 0;
+    long long v = std::stoll(s, &used);
+    if (used != s.size() || v <= 0) throw std::invalid_argument("--expect takes absent, any or a revision");
+    return v;
+}
+}  // namespace
+
+int kv(const Common& c, const KvArgs& a) {
+    auto loaded = config::load_file(a.config, c.default_plugin_dir);
+    if (!loaded.config) {
+        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
+        return 1;
+    }
+    const auto& cfg = *loaded.config;
+    const auto* ic = cfg.find(HERD_KIND_KV, a.name);
+    if (!ic) {
+        std::string have;
+        for (const auto& i : cfg.instances)
+            if (i.kind == HERD_KIND_KV) have += (have.empty() ? "" : ", ") + i.name;
+        std::cerr << cfg.file << ": no [[kv]] named \"" << a.name << "\" (defined: " << (have.empty() ? "none" : have) << ")\n";
+        return 1;
+    }
+    if (a.action == "watch") runtime::block_signals();  // the main thread waits for Ctrl-C below
+    plugins::PluginRegistry registry(metrics::global(), c.isolate);
+    if (std::filesystem::is_directory(cfg.host.plugin_dir)) registry.scan(cfg.host.plugin_dir);
+    runtime::InstanceBuilder builder(cfg, registry, {c.isolate, true});
+    config::Diagnostic err;
+    auto inst = builder.build(*ic, &err);
+    if (!inst) {
+        std::cerr << err.str() << "\n";
+        return 1;
+    }
+    kv::KvClient client(*inst);
+    const std::string label = "kv \"" + a.name + "\": ";
+    try {
+        if (a.action == "get") {
+            auto e = client.get(a.key);
+            if (!e) {
+                std::cerr << label << "key \"" << a.key << "\" does not exist\n";
+                return 1;
+            }
+            if (a.json) std::cout << to_json(*e).dump() << "\n";
+            else std::cout << e->value << "\n";
+        } else if (a.action == "put") {
+            std::cout << client.put(a.key, a.value, parse_expect(a.expect), a.lease) << "\n";
+        } else if (a.action == "del") {
+            std::cout << client.del(a.key, parse_expect(a.expect)) << "\n";
+        } else if (a.action == "list") {
+            int64_t rev = client.list(a.key, [&](const kv::Entry& e) { std::cout << to_json(e).dump() << "\n"; });
+            std::cerr << "revision " << rev << "\n";
+        } else if (a.action == "watch") {
+            std::mutex mu;  // events and errors come from the plugin's thread
+            // Without --from: changes from now on (the revision of a listing is "now").
+            const int64_t from = a.from > 0 ? a.from : client.list(a.key, [](const kv::Entry&) {});
+            auto w = client.watch(
+                a.key, from,
+                [&](const std::vector<kv::Event>& batch) {
+                    std::lock_guard lk(mu);
+                    for (const auto& ev : batch) {
+                        auto j = to_json(ev.entry);
+                        j["type"] = ev.type == HERD_KV_EVENT_PUT ? "put" : "delete";
+                        std::cout << j.dump() << std::endl;
+                    }
+                },
+                [&](int64_t rev) {
+                    std::lock_guard lk(mu);
+                    std::cout << nlohmann::json{{"type", "reset"}, {"revision", rev}}.dump() << std::endl;
+                },
+                [&](herd_status, const std::string& m) {
+                    std::lock_guard lk(mu);
+                    std::cerr << label << m << std::endl;
+                });
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGINT);
+            sigaddset(&set, SIGTERM);
+            int sig = 0;
+            sigwait(&set, &sig);
+        }
+    } catch (const kv::KvError& e) {
+        std::cerr << label << e.what() << "\n";
+        return e.status() == HERD_ERR_CONFLICT ? 3 : 1;
+    }
+    return 0;
+}
+
+}  // namespace herd::cli

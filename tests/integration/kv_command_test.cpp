@@ -1,0 +1,71 @@
+// `herd kv`: the configured KV store from the command line.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+
+using namespace herd;
+using Catch::Matchers::Contains;
+
+namespace {
+struct KvCli {
+    test::TempDir dir;
+    KvCli() {
+        test::write_file(dir / "herd.toml", "[host]\ndata_dir = \"data\"\n[[kv]]\nname = \"local\"\nplugin = \"kv_sqlite\"\n");
+    }
+    std::vector<std::string> argv(std::vector<std::string> rest) const {
+        std::vector<std::string> a{test::herd_binary().string(), "kv", "-c", (dir / "herd.toml").string(), "--kv", "local"};
+        a.insert(a.end(), rest.begin(), rest.end());
+        return a;
+    }
+    test::RunResult operator()(std::vector<std::string> rest) const { return test::run(argv(std::move(rest))); }
+};
+}  // namespace
+
+TEST_CASE("herd kv: put, get, list, del, with CAS and clear failures", "[kv-cli]") {
+    KvCli kv;
+    auto p1 = kv({"put", "app/a", "hello"});
+    REQUIRE(p1.code == 0);
+    const long long rev = std::stoll(p1.out);
+    CHECK(kv({"get", "app/a"}).out == "hello\n");
+    auto j = nlohmann::json::parse(kv({"get", "app/a", "--json"}).out);
+    CHECK(j["mod_revision"] == rev);
+
+    auto conflict = kv({"put", "app/a", "x", "--expect", "absent"});
+    CHECK(conflict.code == 3);
+    CHECK_THAT(conflict.err, Contains("kv \"local\": key \"app/a\": expected absent, found at revision " + std::to_string(rev)));
+    CHECK(kv({"put", "app/a", "bye", "--expect", std::to_string(rev)}).code == 0);
+    CHECK(kv({"put", "app/b", "2"}).code == 0);
+
+    auto list = kv({"list", "app/"});
+    CHECK(list.code == 0);
+    CHECK(std::count(list.out.begin(), list.out.end(), '\n') == 2);
+    CHECK_THAT(list.out, Contains("\"value\":\"bye\""));
+
+    CHECK(kv({"del", "app/a"}).code == 0);
+    auto missing = kv({"get", "app/a"});
+    CHECK(missing.code == 1);
+    CHECK_THAT(missing.err, Contains("key \"app/a\" does not exist"));
+    CHECK(kv({"put", "app/a", "x", "--expect", "soon"}).code != 0);
+    auto no_kv = test::run({test::herd_binary().string(), "kv", "-c", (kv.dir / "herd.toml").string(), "--kv", "nope", "get", "x"});
+    CHECK(no_kv.code == 1);
+    CHECK_THAT(no_kv.err, Contains("no [[kv]] named \"nope\" (defined: local)"));
+}
+
+TEST_CASE("herd kv watch prints every change from now on", "[kv-cli]") {
+    KvCli kv;
+    REQUIRE(kv({"put", "w/old", "before"}).code == 0);
+    test::Process watch(kv.argv({"watch", "w/"}), kv.dir.path(), "watch");
+    // The watch starts at "now"; until it runs, a put may come before it: write until one shows up.
+    REQUIRE(test::eventually([&] {
+        kv({"put", "w/probe", "x"});
+        return watch.out().find("w/probe") != std::string::npos;
+    }));
+    REQUIRE(kv({"del", "w/probe"}).code == 0);
+    REQUIRE(test::eventually([&] { return watch.out().find("\"type\":\"delete\"") != std::string::npos; }));
+    CHECK(watch.out().find("w/old") == std::string::npos);  // history before the watch is not replayed
+    watch.signal(SIGINT);
+    CHECK(watch.wait(std::chrono::seconds(10)) == 0);
+}
