@@ -8,9 +8,9 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config binutils git
   # libraries (DESIGN.md: Boost with Asio/Beast/DLL, toml++, nlohmann_json, spdlog, CLI11, Catch2 v2)
   libboost1.81-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
-  libyaml-cpp-dev
+  libyaml-cpp-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
   # real servers and tools the tests start
-  prometheus curl python3
+  prometheus etcd-server curl python3
   # peers and load generator for bench/ (and a screenshot-free /status check stays possible)
   nginx haproxy wrk
 )
@@ -36,7 +36,7 @@ $SUDO apt-get update -qq
 # Packages that start a service on install (nginx, haproxy, prometheus) are stopped again below:
 # herd's tests and benchmarks start their own instances on free ports.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-for service in nginx haproxy prometheus; do
+for service in nginx haproxy prometheus etcd; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     $SUDO systemctl stop "$service" || true
   fi

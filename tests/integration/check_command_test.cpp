@@ -37,7 +37,7 @@ TEST_CASE("check names the missing plugin at its key", "[check]") {
     auto r = check(dir, "[[discovery]]\nname = \"r\"\nplugin = \"sd_nope\"\n");
     CHECK(r.code == 1);
     CHECK_THAT(r.err, Contains("herd.toml:3:1: discovery \"r\": no plugin named \"sd_nope\"") &&
-                          Contains("loaded: affinity, kv_sqlite, sd_file, selector"));
+                          Contains("(loaded: ") && Contains("sd_file"));
 }
 
 TEST_CASE("check passes the plugin's own validation, at the key the plugin blames", "[check]") {

@@ -1,0 +1,281 @@
+// kv_etcd — herd's KV table over etcd's v3 JSON gateway.
+//
+//   [[kv]]
+//   name = "shared"
+//   plugin = "kv_etcd"
+//   endpoints = ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]   # failed over in turn
+//   prefix = "herd/"          # every key lives under it
+//   timeout = "5s"
+//   username = "herd"         # optional, with password
+//   password = "..."
+//   ca_file = "..."           # TLS, optional: cert_file and key_file for client certificates
+#include "etcd_client.hpp"
+
+#include <herd/sdk/json_config.hpp>
+#include <herd/sdk/plugin.hpp>
+
+#include <cmath>
+#include <condition_variable>
+#include <list>
+#include <thread>
+
+namespace herd::kv_etcd {
+namespace {
+
+using nlohmann::json;
+
+std::string range_end(std::string_view prefix) {
+    std::string end(prefix);
+    while (!end.empty()) {
+        unsigned char last = static_cast<unsigned char>(end.back());
+        if (last < 0xff) {
+            end.back() = static_cast<char>(last + 1);
+            return end;
+        }
+        end.pop_back();
+    }
+    return std::string(1, '\0');  // "every key >= key"
+}
+
+ClientOptions parse(const sdk::CreateContext& ctx, std::string* prefix) {
+    sdk::JsonConfig cfg(ctx.config_json);
+    ClientOptions o;
+    auto endpoints = cfg.strings("endpoints");
+    if (!endpoints || endpoints->empty()) throw sdk::ConfigError("endpoints", "name at least one etcd endpoint, e.g. \"http://127.0.0.1:2379\"");
+    for (size_t i = 0; i < endpoints->size(); ++i) {
+        std::string e = (*endpoints)[i];
+        if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0)
+            throw sdk::ConfigError("endpoints[" + std::to_string(i) + "]", "\"" + e + "\" must start with http:// or https://");
+        while (!e.empty() && e.back() == '/') e.pop_back();
+        o.endpoints.push_back(e);
+    }
+    *prefix = cfg.string("prefix", "");
+    o.timeout = cfg.duration("timeout").value_or(o.timeout);
+    o.username = cfg.string("username", "");
+    o.password = cfg.string("password", "");
+    auto file = [&](const char* key) {
+        std::string f = cfg.string(key, "");
+        if (!f.empty() && f.front() != '/') f = ctx.config_dir + "/" + f;
+        return f;
+    };
+    o.ca_file = file("ca_file");
+    o.cert_file = file("cert_file");
+    o.key_file = file("key_file");
+    cfg.finish();
+    if (o.username.empty() != o.password.empty()) throw sdk::ConfigError(o.username.empty() ? "password" : "username", "username and password go together");
+    if (o.cert_file.empty() != o.key_file.empty()) throw sdk::ConfigError(o.cert_file.empty() ? "key_file" : "cert_file", "cert_file and key_file go together");
+    return o;
+}
+
+class EtcdKv final : public sdk::Kv {
+public:
+    explicit EtcdKv(const sdk::CreateContext& ctx) : host_(ctx.host), client_(parse(ctx, &prefix_)) {}
+    ~EtcdKv() override {
+        std::list<std::unique_ptr<Watch>> all;
+        {
+            std::lock_guard lk(mu_);
+            all.swap(watches_);
+        }
+        for (auto& w : all) stop_watch(*w);
+    }
+
+    void get(std::string_view key, const sdk::KvEntrySink& out) override {
+        json r = client_.call("/v3/kv/range", {{"key", base64(full(key))}});
+        if (!r.contains("kvs") || r["kvs"].empty())
+            throw sdk::Error(HERD_ERR_NOT_FOUND, "key \"" + std::string(key) + "\" does not exist");
+        emit(r["kvs"][0], out);
+    }
+    int64_t list(std::string_view prefix, const sdk::KvEntrySink& out) override {
+        const std::string p = full(prefix);
+        json r = client_.call("/v3/kv/range", {{"key", base64(p)}, {"range_end", base64(range_end(p))}});
+        if (r.contains("kvs"))
+            for (const auto& kv : r["kvs"]) emit(kv, out);
+        return i64(r["header"], "revision");
+    }
+    int64_t put(std::string_view key, std::string_view value, int64_t expected, int64_t lease) override {
+        json put{{"key", base64(full(key))}, {"value", base64(value)}};
+        if (lease) put["lease"] = std::to_string(lease);
+        if (expected == HERD_KV_EXPECT_ANY) {
+            try {
+                return i64(client_.call("/v3/kv/put", put)["header"], "revision");
+            } catch (const sdk::Error& e) {
+                if (lease && std::string(e.what()).find("lease not found") != std::string::npos)
+                    throw sdk::Error(HERD_ERR_NOT_FOUND, "lease " + std::to_string(lease) + " does not exist or expired");
+                throw;
+            }
+        }
+        return txn(key, expected, {{"request_put", put}});
+    }
+    int64_t del(std::string_view key, int64_t expected) override {
+        json del{{"key", base64(full(key))}};
+        if (expected == HERD_KV_EXPECT_ANY) {
+            json r = client_.call("/v3/kv/deleterange", del);
+            if (i64(r, "deleted") == 0) throw sdk::Error(HERD_ERR_NOT_FOUND, "key \"" + std::string(key) + "\" does not exist");
+            return i64(r["header"], "revision");
+        }
+        return txn(key, expected, {{"request_delete_range", del}});
+    }
+
+    int64_t lease_grant(int64_t ttl_ms) override {
+        const int64_t ttl_s = std::max<int64_t>(1, (ttl_ms + 999) / 1000);  // etcd counts seconds
+        return i64(client_.call("/v3/lease/grant", {{"TTL", std::to_string(ttl_s)}}), "ID");
+    }
+    void lease_keepalive(int64_t lease) override {
+        json r = client_.call("/v3/lease/keepalive", {{"ID", std::to_string(lease)}});
+        if (i64(r.value("result", json::object()), "TTL") <= 0)  // no TTL: the lease is gone
+            throw sdk::Error(HERD_ERR_NOT_FOUND, "lease " + std::to_string(lease) + " does not exist or expired");
+    }
+    void lease_revoke(int64_t lease) override {
+        client_.call("/v3/lease/revoke", {{"ID", std::to_string(lease)}});
+    }
+
+    herd_kv_watch* watch(std::string_view prefix, int64_t from, const herd_kv_watch_sink* sink) override {
+        auto w = std::make_unique<Watch>();
+        Watch* raw = w.get();
+        raw->thread = std::thread([this, raw, p = full(prefix), from, sink] { run_watch(*raw, p, from, sink); });
+        std::lock_guard lk(mu_);
+        watches_.push_back(std::move(w));
+        return reinterpret_cast<herd_kv_watch*>(raw);
+    }
+    void unwatch(herd_kv_watch* handle) noexcept override {
+        std::unique_ptr<Watch> w;
+        {
+            std::lock_guard lk(mu_);
+            for (auto it = watches_.begin(); it != watches_.end(); ++it)
+                if (reinterpret_cast<herd_kv_watch*>(it->get()) == handle) {
+                    w = std::move(*it);
+                    watches_.erase(it);
+                    break;
+                }
+        }
+        if (w) stop_watch(*w);
+    }
+
+private:
+    struct Watch {
+        std::thread thread;
+        std::atomic<bool> stop{false};
+        std::mutex mu;
+        std::condition_variable cv;
+    };
+
+    std::string full(std::string_view key) const { return prefix_ + std::string(key); }
+
+    void emit(const json& kv, const sdk::KvEntrySink& out) const {
+        const std::string key = unbase64(kv.value("key", ""));
+        out(std::string_view(key).substr(prefix_.size()), unbase64(kv.value("value", "")), i64(kv, "create_revision"),
+            i64(kv, "mod_revision"), i64(kv, "lease"));
+    }
+
+    // A compare-and-swap: the operation runs only if the key's revision is as expected.
+    int64_t txn(std::string_view key, int64_t expected, const json& op) {
+        const std::string k = base64(full(key));
+        json compare = expected == HERD_KV_EXPECT_ABSENT
+                           ? json{{"key", k}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}
+                           : json{{"key", k}, {"target", "MOD"}, {"result", "EQUAL"}, {"mod_revision", std::to_string(expected)}};
+        json r = client_.call("/v3/kv/txn", {{"compare", json::array({compare})},
+                                             {"success", json::array({op})},
+                                             {"failure", json::array({{{"request_range", {{"key", k}}}}})}});
+        if (!r.value("succeeded", false)) {
+            // Why it failed: the key's actual revision (or its absence), from the failure branch.
+            int64_t found = 0;
+            if (r.contains("responses") && !r["responses"].empty()) {
+                const auto& rr = r["responses"][0].value("response_range", json::object());
+                if (rr.contains("kvs") && !rr["kvs"].empty()) found = i64(rr["kvs"][0], "mod_revision");
+            }
+            if (op.contains("request_delete_range") && found == 0)
+                throw sdk::Error(HERD_ERR_NOT_FOUND, "key \"" + std::string(key) + "\" does not exist");
+            std::string e = expected == HERD_KV_EXPECT_ABSENT ? "absent" : "at revision " + std::to_string(expected);
+            std::string f = found ? "at revision " + std::to_string(found) : "absent";
+            throw sdk::Error(HERD_ERR_CONFLICT, "key \"" + std::string(key) + "\": expected " + e + ", found " + f);
+        }
+        if (op.contains("request_delete_range")) {
+            const auto& resp = r["responses"][0].value("response_delete_range", json::object());
+            if (i64(resp, "deleted") == 0) throw sdk::Error(HERD_ERR_NOT_FOUND, "key \"" + std::string(key) + "\" does not exist");
+        }
+        return i64(r["header"], "revision");
+    }
+
+    static void stop_watch(Watch& w) {
+        w.stop = true;
+        w.cv.notify_all();
+        if (w.thread.joinable()) w.thread.join();
+    }
+
+    // One streaming watch at a time, resumed after the last revision delivered whenever the stream
+    // breaks (server restart, endpoint failover), with a growing pause between attempts. A
+    // compacted start means history is gone: reset (the subscriber relists) and go on from now.
+    void run_watch(Watch& w, const std::string& prefix, int64_t after, const herd_kv_watch_sink* sink) {
+        auto backoff = std::chrono::milliseconds(100);
+        while (!w.stop) {
+            try {
+                json create{{"create_request",
+                             {{"key", base64(prefix)}, {"range_end", base64(range_end(prefix))},
+                              {"start_revision", std::to_string(after + 1)}, {"progress_notify", true}}}};
+                client_.stream("/v3/watch", create, [&](const json& line) {
+                    if (line.contains("error")) throw sdk::Error(HERD_ERR_UNAVAILABLE, line["error"].value("message", "watch error"));
+                    const json& res = line.value("result", json::object());
+                    if (i64(res, "compact_revision") > 0) {
+                        // Events after `after` were compacted away: start over from the present.
+                        int64_t now = i64(client_.call("/v3/kv/range", {{"key", base64(prefix)}, {"limit", "1"}})["header"], "revision");
+                        sink->reset(sink->ctx, now);
+                        after = now;
+                        throw sdk::Error(HERD_ERR_COMPACTED, "restart");
+                    }
+                    if (!res.contains("events")) return;
+                    deliver(res["events"], sink, &after);
+                    backoff = std::chrono::milliseconds(100);
+                }, w.stop);
+            } catch (const sdk::Error& e) {
+                if (e.status() == HERD_ERR_COMPACTED) continue;  // restarted above
+                if (!w.stop) sink->error(sink->ctx, e.status(), sdk::to_str(e.what()));
+            } catch (const std::exception& e) {
+                if (!w.stop) sink->error(sink->ctx, HERD_ERR_INTERNAL, sdk::to_str(e.what()));
+            }
+            std::unique_lock lk(w.mu);
+            w.cv.wait_for(lk, backoff, [&] { return w.stop.load(); });
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        }
+    }
+
+    void deliver(const json& events, const herd_kv_watch_sink* sink, int64_t* after) const {
+        std::vector<std::string> keys, values;
+        std::vector<herd_kv_entry> entries;
+        std::vector<herd_kv_event> evs;
+        keys.reserve(events.size());
+        values.reserve(events.size());
+        entries.reserve(events.size());
+        evs.reserve(events.size());
+        for (const auto& e : events) {
+            const json& kv = e.value("kv", json::object());
+            const int64_t rev = i64(kv, "mod_revision");
+            if (rev <= *after) continue;  // a resumed stream never repeats what was delivered
+            keys.push_back(unbase64(kv.value("key", "")).substr(prefix_.size()));
+            values.push_back(unbase64(kv.value("value", "")));
+            entries.push_back({{sizeof(herd_kv_entry), HERD_ABI_MAJOR, HERD_ABI_MINOR}, sdk::to_str(keys.back()),
+                               sdk::to_str(values.back()), i64(kv, "create_revision"), rev, i64(kv, "lease")});
+            evs.push_back({{sizeof(herd_kv_event), HERD_ABI_MAJOR, HERD_ABI_MINOR},
+                           e.value("type", "") == "DELETE" ? HERD_KV_EVENT_DELETE : HERD_KV_EVENT_PUT, nullptr});
+        }
+        if (evs.empty()) return;
+        std::vector<const herd_kv_event*> ptrs;
+        for (size_t i = 0; i < evs.size(); ++i) {
+            evs[i].entry = &entries[i];
+            ptrs.push_back(&evs[i]);
+        }
+        sink->events(sink->ctx, ptrs.data(), ptrs.size());
+        *after = entries.back().mod_revision;
+    }
+
+    sdk::Host host_;
+    std::string prefix_;
+    EtcdClient client_;
+    std::mutex mu_;
+    std::list<std::unique_ptr<Watch>> watches_;
+};
+
+}  // namespace
+}  // namespace herd::kv_etcd
+
+HERD_PLUGIN("kv_etcd", "0.1.0", "herd's KV table on etcd (v3 JSON gateway)",
+            herd::sdk::factory<herd::kv_etcd::EtcdKv>("kv_etcd", "revisions, CAS, watches and leases on an etcd cluster"))
