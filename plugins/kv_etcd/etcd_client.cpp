@@ -39,15 +39,43 @@ int64_t i64(const json& j, const char* field) {
     return it->get<int64_t>();
 }
 
+CurlPool::~CurlPool() {
+    for (CURL* h : free_) curl_easy_cleanup(h);
+}
+
+CURL* CurlPool::take() {
+    {
+        std::lock_guard lk(mu_);
+        if (!free_.empty()) {
+            CURL* h = free_.back();
+            free_.pop_back();
+            curl_easy_reset(h);  // options go, the connection cache stays
+            return h;
+        }
+    }
+    return curl_easy_init();
+}
+
+void CurlPool::give(CURL* h) {
+    std::lock_guard lk(mu_);
+    if (free_.size() < 32) free_.push_back(h);
+    else curl_easy_cleanup(h);
+}
+
 namespace {
 
+// An easy handle for one request. Handles are pooled: a reused handle keeps its connections
+// alive, so a KV call does not pay a TCP (and TLS) handshake each time.
 struct CurlHandle {
-    CURL* h = curl_easy_init();
-    curl_slist* headers = nullptr;
+    explicit CurlHandle(CurlPool* pool = nullptr) : pool_(pool), h(pool ? pool->take() : curl_easy_init()) {}
     ~CurlHandle() {
         curl_slist_free_all(headers);
-        curl_easy_cleanup(h);
+        if (pool_) pool_->give(h);
+        else curl_easy_cleanup(h);
     }
+    CurlPool* pool_;
+    CURL* h;
+    curl_slist* headers = nullptr;
 };
 
 size_t append(char* p, size_t s, size_t n, void* out) {
@@ -95,10 +123,11 @@ EtcdClient::EtcdClient(ClientOptions o) : o_(std::move(o)) {
 
 EtcdClient::~EtcdClient() = default;
 
-json EtcdClient::call_once(const std::string& endpoint, const std::string& path, const std::string& body, long* http) {
-    CurlHandle c;
+json EtcdClient::call_once(const std::string& endpoint, const std::string& path, const std::string& body,
+                           const std::string& token, long* http) {
+    CurlHandle c(&pool_);
     std::string out;
-    setup(c, o_, endpoint + path, body, token_);
+    setup(c, o_, endpoint + path, body, token);
     curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, static_cast<long>(o_.timeout.count()));
     curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, &append);
     curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &out);
@@ -114,31 +143,40 @@ json EtcdClient::call_once(const std::string& endpoint, const std::string& path,
     return j;
 }
 
-void EtcdClient::authenticate_locked() {
-    token_.clear();
+std::string EtcdClient::authenticate(const std::string& endpoint) {
     long http = 0;
-    json j = call_once(o_.endpoints[current_], "/v3/auth/authenticate",
-                       json{{"name", o_.username}, {"password", o_.password}}.dump(), &http);
+    json j = call_once(endpoint, "/v3/auth/authenticate", json{{"name", o_.username}, {"password", o_.password}}.dump(), "",
+                       &http);
     if (http != 200 || !j.contains("token"))
-        throw sdk::Error(HERD_ERR_PERMISSION, o_.endpoints[current_] + ": authentication as \"" + o_.username +
-                                                  "\" failed: " + j.value("message", std::string("?")));
-    token_ = j["token"].get<std::string>();
+        throw sdk::Error(HERD_ERR_PERMISSION,
+                         endpoint + ": authentication as \"" + o_.username + "\" failed: " + j.value("message", std::string("?")));
+    std::string token = j["token"].get<std::string>();
+    std::lock_guard lk(mu_);
+    token_ = token;
+    return token;
 }
 
 json EtcdClient::call(const std::string& path, const json& body) {
-    std::lock_guard lk(mu_);
     const std::string text = body.dump();
     std::string errors;
-    // Each endpoint once, starting with the one that answered last.
+    // Each endpoint once, starting with the one that answered last. The lock guards only the
+    // shared choice of endpoint and the token: requests themselves run concurrently.
     for (size_t tried = 0; tried < o_.endpoints.size(); ++tried) {
-        const std::string& ep = o_.endpoints[current_];
+        std::string ep, token;
+        size_t index;
+        {
+            std::lock_guard lk(mu_);
+            index = current_;
+            ep = o_.endpoints[index];
+            token = token_;
+        }
         try {
-            if (!o_.username.empty() && token_.empty()) authenticate_locked();
+            if (!o_.username.empty() && token.empty()) token = authenticate(ep);
             long http = 0;
-            json j = call_once(ep, path, text, &http);
+            json j = call_once(ep, path, text, token, &http);
             if (http == 401 && !o_.username.empty()) {  // the token expired: once more with a new one
-                authenticate_locked();
-                j = call_once(ep, path, text, &http);
+                token = authenticate(ep);
+                j = call_once(ep, path, text, token, &http);
             }
             if (http == 200) return j;
             herd_status st = status_of(http, j);
@@ -149,7 +187,8 @@ json EtcdClient::call(const std::string& path, const json& body) {
             if (e.status() != HERD_ERR_UNAVAILABLE && e.status() != HERD_ERR_TIMEOUT) throw;
             errors += (errors.empty() ? "" : "; ") + std::string(e.what());
         }
-        current_ = (current_ + 1) % o_.endpoints.size();
+        std::lock_guard lk(mu_);
+        if (current_ == index) current_ = (index + 1) % o_.endpoints.size();
     }
     throw sdk::Error(HERD_ERR_UNAVAILABLE, "no etcd endpoint answered (" + errors + ")");
 }
@@ -159,10 +198,10 @@ void EtcdClient::stream(const std::string& path, const json& body, const std::fu
     std::string endpoint, token;
     {
         std::lock_guard lk(mu_);
-        if (!o_.username.empty() && token_.empty()) authenticate_locked();
         endpoint = o_.endpoints[current_];
         token = token_;
     }
+    if (!o_.username.empty() && token.empty()) token = authenticate(endpoint);
     struct State {
         std::string pending;
         const std::function<void(const json&)>* on_line;

@@ -26,6 +26,20 @@ std::string base64(std::string_view raw);
 std::string unbase64(std::string_view b64);  // throws on malformed input
 int64_t i64(const nlohmann::json& j, const char* field);  // "12" or 12 or absent (0)
 
+using CURL = void;  // as curl.h has it
+
+// Idle curl easy handles, each keeping its connections open for the next request.
+class CurlPool {
+public:
+    ~CurlPool();
+    CURL* take();
+    void give(CURL* h);
+
+private:
+    std::mutex mu_;
+    std::vector<CURL*> free_;
+};
+
 class EtcdClient {
 public:
     explicit EtcdClient(ClientOptions o);
@@ -42,10 +56,12 @@ public:
                 const std::atomic<bool>& stop);
 
 private:
-    nlohmann::json call_once(const std::string& endpoint, const std::string& path, const std::string& body, long* http);
-    void authenticate_locked();
+    nlohmann::json call_once(const std::string& endpoint, const std::string& path, const std::string& body,
+                             const std::string& token, long* http);
+    std::string authenticate(const std::string& endpoint);  // stores and returns a fresh token
 
     ClientOptions o_;
+    CurlPool pool_;
     std::mutex mu_;
     size_t current_ = 0;  // the endpoint that answered last
     std::string token_;
