@@ -56,6 +56,26 @@ int64_t KvClient::del(std::string_view key, int64_t expected) {
     return rev;
 }
 
+int64_t KvClient::lease_grant(std::chrono::milliseconds ttl) {
+    if (!ops_->lease_grant) throw KvError(HERD_ERR_UNSUPPORTED, "this KV backend has no leases");
+    plugins::ErrorCapture err;
+    int64_t lease = 0;
+    check(ops_->lease_grant(instance_.handle(), ttl.count(), &lease, err.get()), err, "lease grant");
+    return lease;
+}
+
+void KvClient::lease_keepalive(int64_t lease) {
+    if (!ops_->lease_keepalive) throw KvError(HERD_ERR_UNSUPPORTED, "this KV backend has no leases");
+    plugins::ErrorCapture err;
+    check(ops_->lease_keepalive(instance_.handle(), lease, err.get()), err, "lease keepalive");
+}
+
+void KvClient::lease_revoke(int64_t lease) {
+    if (!ops_->lease_revoke) throw KvError(HERD_ERR_UNSUPPORTED, "this KV backend has no leases");
+    plugins::ErrorCapture err;
+    check(ops_->lease_revoke(instance_.handle(), lease, err.get()), err, "lease revoke");
+}
+
 std::unique_ptr<KvClient::Watch> KvClient::watch(std::string_view prefix, int64_t from,
                                                  std::function<void(const std::vector<Event>&)> on_events,
                                                  std::function<void(int64_t)> on_reset,

@@ -5,6 +5,7 @@
 
 #include "plugins/instance.hpp"
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -41,6 +42,10 @@ public:
     int64_t list(std::string_view prefix, const std::function<void(const Entry&)>& out);
     int64_t put(std::string_view key, std::string_view value, int64_t expected = HERD_KV_EXPECT_ANY, int64_t lease = 0);
     int64_t del(std::string_view key, int64_t expected = HERD_KV_EXPECT_ANY);
+    // Leases: KvError(UNSUPPORTED) when the backend has none.
+    int64_t lease_grant(std::chrono::milliseconds ttl);
+    void lease_keepalive(int64_t lease);
+    void lease_revoke(int64_t lease);
 
     // A running watch; events arrive on the plugin's thread. Stops when destroyed.
     class Watch {
