@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config binutils git
   # libraries (DESIGN.md: Boost with Asio/Beast/DLL, toml++, nlohmann_json, spdlog, CLI11, Catch2 v2)
   libboost1.81-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
-  libyaml-cpp-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
+  libyaml-cpp-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev openssl
   # real servers and tools the tests start
   prometheus etcd-server curl python3
   # peers and load generator for bench/ (and a screenshot-free /status check stays possible)

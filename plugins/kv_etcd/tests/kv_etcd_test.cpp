@@ -169,3 +169,50 @@ TEST_CASE("kv_etcd: leases, and errors that name the endpoint", "[kv][etcd]") {
                                 R"("], "timeout": "1s"})", "kv_etcd");
     CHECK(failover.put("fo", "1").status == HERD_OK);
 }
+
+TEST_CASE("kv_etcd over TLS with client certificates; a wrong CA is a clear error", "[kv][etcd][tls]") {
+    test::TempDir dir;
+    const auto d = dir.path().string();
+    // A CA, a server certificate for 127.0.0.1 and a client certificate — and a second, unrelated CA.
+    auto made = test::run({"bash", "-ec",
+                           "cd " + d + "\n"
+                           "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=herd-test-ca 2>/dev/null\n"
+                           "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 1 -subj /CN=other-ca 2>/dev/null\n"
+                           "for who in server client; do\n"
+                           "  openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj /CN=$who 2>/dev/null\n"
+                           "  printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > $who.ext\n"
+                           "  openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $who.crt -days 1 -extfile $who.ext 2>/dev/null\n"
+                           "done\n"});
+    REQUIRE(made.code == 0);
+    const uint16_t client = test::free_port(), peer = test::free_port();
+    const std::string url = "https://127.0.0.1:" + std::to_string(client);
+    test::Process etcd({"/usr/bin/etcd", "--name", "t", "--data-dir", d + "/data", "--listen-client-urls", url,
+                        "--advertise-client-urls", url, "--listen-peer-urls", "http://127.0.0.1:" + std::to_string(peer),
+                        "--initial-advertise-peer-urls", "http://127.0.0.1:" + std::to_string(peer), "--initial-cluster",
+                        "t=http://127.0.0.1:" + std::to_string(peer), "--cert-file", d + "/server.crt", "--key-file",
+                        d + "/server.key", "--client-cert-auth", "--trusted-ca-file", d + "/ca.crt"},
+                       dir.path(), "etcd");
+    REQUIRE(test::eventually([&] {
+        return test::run({"curl", "-fs", "--cacert", d + "/ca.crt", "--cert", d + "/client.crt", "--key", d + "/client.key",
+                          url + "/health"})
+                   .out.find("true") != std::string::npos;
+    }, std::chrono::seconds(30)));
+
+    auto config = [&](const std::string& ca, bool with_cert) {
+        std::string c = R"({"endpoints": [")" + url + R"("], "timeout": "3s", "ca_file": ")" + d + "/" + ca + "\"";
+        if (with_cert) c += R"(, "cert_file": ")" + d + R"(/client.crt", "key_file": ")" + d + R"(/client.key")";
+        return c + "}";
+    };
+    Kv good(dir.path(), config("ca.crt", true), "kv_etcd");
+    REQUIRE(good.put("tls/k", "v").status == HERD_OK);
+    CHECK(good.get("tls/k")->first == "v");
+
+    Kv wrong_ca(dir.path(), config("other.crt", true), "kv_etcd");
+    auto r = wrong_ca.put("tls/k", "x");
+    CHECK(r.status == HERD_ERR_UNAVAILABLE);
+    CHECK_THAT(r.message, Contains(url) && (Contains("certificate") || Contains("SSL")));
+
+    Kv no_cert(dir.path(), config("ca.crt", false), "kv_etcd");
+    CHECK(no_cert.put("tls/k", "x").status != HERD_OK);  // the server demands a client certificate
+    CHECK(good.get("tls/k")->first == "v");               // nothing was written by the refused ones
+}
