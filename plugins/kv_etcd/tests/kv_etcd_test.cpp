@@ -216,3 +216,25 @@ TEST_CASE("kv_etcd over TLS with client certificates; a wrong CA is a clear erro
     CHECK(no_cert.put("tls/k", "x").status != HERD_OK);  // the server demands a client certificate
     CHECK(good.get("tls/k")->first == "v");               // nothing was written by the refused ones
 }
+
+TEST_CASE("kv_etcd with username and password; wrong or missing credentials are permission errors", "[kv][etcd][auth]") {
+    Etcd etcd;
+    for (const std::string call : {R"(/v3/auth/user/add {"name":"root","password":"rootpw"})", R"(/v3/auth/role/add {"name":"root"})",
+                                    R"(/v3/auth/user/grant {"user":"root","role":"root"})", R"(/v3/auth/enable {})"}) {
+        const auto space = call.find(' ');
+        REQUIRE(test::run({"curl", "-fs", "-X", "POST", etcd.url() + call.substr(0, space), "-d", call.substr(space + 1)}).code == 0);
+    }
+    test::TempDir dir;
+    Kv kv(dir.path(), etcd.config(R"(, "username": "root", "password": "rootpw")"), "kv_etcd");
+    REQUIRE(kv.put("auth/k", "v").status == HERD_OK);
+    CHECK(kv.get("auth/k")->first == "v");
+
+    Kv wrong(dir.path(), etcd.config(R"(, "username": "root", "password": "nope")"), "kv_etcd");
+    auto r = wrong.put("auth/k", "x");
+    CHECK(r.status == HERD_ERR_PERMISSION);
+    CHECK_THAT(r.message, Contains("authentication as \"root\" failed"));
+
+    Kv anonymous(dir.path(), etcd.config(), "kv_etcd");
+    CHECK(anonymous.put("auth/k", "x").status == HERD_ERR_PERMISSION);
+    CHECK(kv.get("auth/k")->first == "v");
+}
