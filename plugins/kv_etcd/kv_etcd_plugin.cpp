@@ -12,6 +12,7 @@
 #include "etcd_client.hpp"
 
 #include <herd/sdk/json_config.hpp>
+#include <herd/sdk/kv_support.hpp>
 #include <herd/sdk/plugin.hpp>
 
 #include <cmath>
@@ -24,17 +25,10 @@ namespace {
 
 using nlohmann::json;
 
+// etcd spells "no upper bound" as a single NUL byte.
 std::string range_end(std::string_view prefix) {
-    std::string end(prefix);
-    while (!end.empty()) {
-        unsigned char last = static_cast<unsigned char>(end.back());
-        if (last < 0xff) {
-            end.back() = static_cast<char>(last + 1);
-            return end;
-        }
-        end.pop_back();
-    }
-    return std::string(1, '\0');  // "every key >= key"
+    std::string end = sdk::prefix_end(prefix);
+    return end.empty() ? std::string(1, '\0') : end;
 }
 
 ClientOptions parse(const sdk::CreateContext& ctx, std::string* prefix) {
@@ -70,14 +64,7 @@ ClientOptions parse(const sdk::CreateContext& ctx, std::string* prefix) {
 class EtcdKv final : public sdk::Kv {
 public:
     explicit EtcdKv(const sdk::CreateContext& ctx) : host_(ctx.host), client_(parse(ctx, &prefix_)) {}
-    ~EtcdKv() override {
-        std::list<std::unique_ptr<Watch>> all;
-        {
-            std::lock_guard lk(mu_);
-            all.swap(watches_);
-        }
-        for (auto& w : all) stop_watch(*w);
-    }
+    ~EtcdKv() override { watches_.stop_all(); }
 
     void get(std::string_view key, const sdk::KvEntrySink& out) override {
         json r = client_.call("/v3/kv/range", {{"key", base64(full(key))}});
@@ -130,35 +117,11 @@ public:
     }
 
     herd_kv_watch* watch(std::string_view prefix, int64_t from, const herd_kv_watch_sink* sink) override {
-        auto w = std::make_unique<Watch>();
-        Watch* raw = w.get();
-        raw->thread = std::thread([this, raw, p = full(prefix), from, sink] { run_watch(*raw, p, from, sink); });
-        std::lock_guard lk(mu_);
-        watches_.push_back(std::move(w));
-        return reinterpret_cast<herd_kv_watch*>(raw);
+        return watches_.start([this, p = full(prefix), from, sink](sdk::WatchSet::Stop& stop) { run_watch(stop, p, from, sink); });
     }
-    void unwatch(herd_kv_watch* handle) noexcept override {
-        std::unique_ptr<Watch> w;
-        {
-            std::lock_guard lk(mu_);
-            for (auto it = watches_.begin(); it != watches_.end(); ++it)
-                if (reinterpret_cast<herd_kv_watch*>(it->get()) == handle) {
-                    w = std::move(*it);
-                    watches_.erase(it);
-                    break;
-                }
-        }
-        if (w) stop_watch(*w);
-    }
+    void unwatch(herd_kv_watch* handle) noexcept override { watches_.stop(handle); }
 
 private:
-    struct Watch {
-        std::thread thread;
-        std::atomic<bool> stop{false};
-        std::mutex mu;
-        std::condition_variable cv;
-    };
-
     std::string full(std::string_view key) const { return prefix_ + std::string(key); }
 
     void emit(const json& kv, const sdk::KvEntrySink& out) const {
@@ -196,18 +159,12 @@ private:
         return i64(r["header"], "revision");
     }
 
-    static void stop_watch(Watch& w) {
-        w.stop = true;
-        w.cv.notify_all();
-        if (w.thread.joinable()) w.thread.join();
-    }
-
     // One streaming watch at a time, resumed after the last revision delivered whenever the stream
     // breaks (server restart, endpoint failover), with a growing pause between attempts. A
     // compacted start means history is gone: reset (the subscriber relists) and go on from now.
-    void run_watch(Watch& w, const std::string& prefix, int64_t after, const herd_kv_watch_sink* sink) {
+    void run_watch(sdk::WatchSet::Stop& stop, const std::string& prefix, int64_t after, const herd_kv_watch_sink* sink) {
         auto backoff = std::chrono::milliseconds(100);
-        while (!w.stop) {
+        while (!stop.requested()) {
             try {
                 json create{{"create_request",
                              {{"key", base64(prefix)}, {"range_end", base64(range_end(prefix))},
@@ -225,15 +182,14 @@ private:
                     if (!res.contains("events")) return;
                     deliver(res["events"], sink, &after);
                     backoff = std::chrono::milliseconds(100);
-                }, w.stop);
+                }, stop.flag());
             } catch (const sdk::Error& e) {
                 if (e.status() == HERD_ERR_COMPACTED) continue;  // restarted above
-                if (!w.stop) sink->error(sink->ctx, e.status(), sdk::to_str(e.what()));
+                if (!stop.requested()) sink->error(sink->ctx, e.status(), sdk::to_str(e.what()));
             } catch (const std::exception& e) {
-                if (!w.stop) sink->error(sink->ctx, HERD_ERR_INTERNAL, sdk::to_str(e.what()));
+                if (!stop.requested()) sink->error(sink->ctx, HERD_ERR_INTERNAL, sdk::to_str(e.what()));
             }
-            std::unique_lock lk(w.mu);
-            w.cv.wait_for(lk, backoff, [&] { return w.stop.load(); });
+            if (!stop.sleep(backoff)) return;
             backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
         }
     }
@@ -270,8 +226,7 @@ private:
     sdk::Host host_;
     std::string prefix_;
     EtcdClient client_;
-    std::mutex mu_;
-    std::list<std::unique_ptr<Watch>> watches_;
+    sdk::WatchSet watches_;  // last: its threads stop before the client goes
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "sqlite_store.hpp"
 
 #include <herd/sdk/json_config.hpp>
+#include <herd/sdk/kv_support.hpp>
 #include <herd/sdk/plugin.hpp>
 
 #include <atomic>
@@ -58,7 +59,7 @@ public:
         }
         cv_.notify_all();
         if (reaper_.joinable()) reaper_.join();
-        for (auto& w : watches_) stop_watch(*w);
+        watches_.stop_all();
     }
 
     void get(std::string_view key, const sdk::KvEntrySink& out) override {
@@ -88,47 +89,16 @@ public:
 
     herd_kv_watch* watch(std::string_view prefix, int64_t from, const herd_kv_watch_sink* sink) override {
         start_reaper();
-        auto w = std::make_unique<Watch>();
-        Watch* raw = w.get();
-        raw->thread = std::thread([this, raw, p = std::string(prefix), from, sink] { run_watch(*raw, p, from, sink); });
-        std::lock_guard lk(mu_);
-        watches_.push_back(std::move(w));
-        return reinterpret_cast<herd_kv_watch*>(raw);
+        return watches_.start([this, p = std::string(prefix), from, sink](sdk::WatchSet::Stop& stop) {
+            run_watch(stop, p, from, sink);
+        });
     }
-    void unwatch(herd_kv_watch* handle) noexcept override {
-        std::unique_ptr<Watch> w;
-        {
-            std::lock_guard lk(mu_);
-            for (auto it = watches_.begin(); it != watches_.end(); ++it)
-                if (reinterpret_cast<herd_kv_watch*>(it->get()) == handle) {
-                    w = std::move(*it);
-                    watches_.erase(it);
-                    break;
-                }
-        }
-        if (w) stop_watch(*w);
-    }
+    void unwatch(herd_kv_watch* handle) noexcept override { watches_.stop(handle); }
 
 private:
-    struct Watch {
-        std::thread thread;
-        std::mutex mu;
-        std::condition_variable cv;
-        bool stop = false;
-    };
-
-    static void stop_watch(Watch& w) {
-        {
-            std::lock_guard lk(w.mu);
-            w.stop = true;
-        }
-        w.cv.notify_all();
-        if (w.thread.joinable()) w.thread.join();
-    }
-
     // Reads the events table from `after` on, in order, one batch per poll. A watch that fell
     // behind the retained history is reset (the subscriber relists) and goes on from there.
-    void run_watch(Watch& w, const std::string& prefix, int64_t after, const herd_kv_watch_sink* sink) {
+    void run_watch(sdk::WatchSet::Stop& stop, const std::string& prefix, int64_t after, const herd_kv_watch_sink* sink) {
         std::vector<Event> batch;
         for (;;) {
             batch.clear();
@@ -143,8 +113,7 @@ private:
             } catch (const sdk::Error& e) {
                 sink->error(sink->ctx, e.status(), sdk::to_str(e.what()));
             }
-            std::unique_lock lk(w.mu);
-            if (w.cv.wait_for(lk, opts_.poll, [&] { return w.stop; })) return;
+            if (!stop.sleep(opts_.poll)) return;
         }
     }
 
@@ -188,7 +157,7 @@ private:
     bool stopping_ = false;
     std::once_flag reaper_once_;
     std::thread reaper_;
-    std::list<std::unique_ptr<Watch>> watches_;
+    sdk::WatchSet watches_;  // last: its threads stop before the store goes
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "sqlite_store.hpp"
 
 #include <herd/sdk/error.hpp>
+#include <herd/sdk/kv_support.hpp>
 
 #include <sqlite3.h>
 
@@ -67,19 +68,6 @@ private:
 };
 
 }  // namespace
-
-std::string prefix_end(std::string_view prefix) {
-    std::string end(prefix);
-    while (!end.empty()) {
-        unsigned char last = static_cast<unsigned char>(end.back());
-        if (last < 0xff) {
-            end.back() = static_cast<char>(last + 1);
-            return end;
-        }
-        end.pop_back();  // 0xff carries over
-    }
-    return end;  // no upper bound
-}
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed. Writers of every process queue here.
 class Store::Txn {
@@ -150,7 +138,7 @@ int64_t Store::list(std::string_view prefix, const std::function<void(const Entr
     Stmt r(db_, "SELECT value FROM meta WHERE name = 'revision'");
     r.step();
     const int64_t rev = r.i64(0);
-    const std::string end = prefix_end(prefix);
+    const std::string end = sdk::prefix_end(prefix);
     Stmt s(db_, end.empty() ? "SELECT key, value, create_rev, mod_rev, lease FROM kv WHERE key >= ? ORDER BY key"
                             : "SELECT key, value, create_rev, mod_rev, lease FROM kv WHERE key >= ? AND key < ? ORDER BY key");
     s.bind(1, prefix);
@@ -271,7 +259,7 @@ bool Store::events(std::string_view prefix, int64_t after, std::vector<Event>* o
         t.commit();
         return false;
     }
-    const std::string end = prefix_end(prefix);
+    const std::string end = sdk::prefix_end(prefix);
     Stmt s(db_, end.empty() ? "SELECT rev, key, type, value, create_rev, lease FROM events WHERE rev > ? AND rev <= ?"
                               " AND key >= ? ORDER BY rev, key"
                             : "SELECT rev, key, type, value, create_rev, lease FROM events WHERE rev > ? AND rev <= ?"

@@ -68,7 +68,4 @@ private:
     std::mutex mu_;  // one connection; SQLite serialises writers across processes itself
 };
 
-// "a/b" -> "a/c": the smallest key greater than every key with this prefix ("" = no bound).
-std::string prefix_end(std::string_view prefix);
-
 }  // namespace herd::kv_sqlite

@@ -2,6 +2,7 @@
 // (like etcdctl or consul kv). Values are printed as they are; list and watch print one JSON
 // object per line so scripts can read them.
 #include "cli/commands.hpp"
+#include "cli/lookup.hpp"
 #include "config/config.hpp"
 #include "kv/kv_client.hpp"
 #include "metrics/registry.hpp"
@@ -39,14 +40,8 @@ int kv(const Common& c, const KvArgs& a) {
         return 1;
     }
     const auto& cfg = *loaded.config;
-    const auto* ic = cfg.find(HERD_KIND_KV, a.name);
-    if (!ic) {
-        std::string have;
-        for (const auto& i : cfg.instances)
-            if (i.kind == HERD_KIND_KV) have += (have.empty() ? "" : ", ") + i.name;
-        std::cerr << cfg.file << ": no [[kv]] named \"" << a.name << "\" (defined: " << (have.empty() ? "none" : have) << ")\n";
-        return 1;
-    }
+    const auto* ic = find_instance(cfg, HERD_KIND_KV, "kv", a.name);
+    if (!ic) return 1;
     if (a.action == "watch") runtime::block_signals();  // the main thread waits for Ctrl-C below
     plugins::PluginRegistry registry(metrics::global(), c.isolate);
     if (std::filesystem::is_directory(cfg.host.plugin_dir)) registry.scan(cfg.host.plugin_dir);

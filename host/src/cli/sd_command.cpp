@@ -3,6 +3,7 @@
 // can be debugged against what herd really sees (like promtool's discovery check).
 // --once prints the first complete answer and exits; otherwise every change is printed.
 #include "cli/commands.hpp"
+#include "cli/lookup.hpp"
 #include "config/config.hpp"
 #include "discovery/manager.hpp"
 #include "metrics/registry.hpp"
@@ -27,15 +28,8 @@ int sd(const Common& c, const std::filesystem::path& file, const std::string& na
         return 1;
     }
     const auto& cfg = *loaded.config;
-    const auto* ic = cfg.find(HERD_KIND_DISCOVERY, name);
-    if (!ic) {
-        std::string have;
-        for (const auto& i : cfg.instances)
-            if (i.kind == HERD_KIND_DISCOVERY) have += (have.empty() ? "" : ", ") + i.name;
-        std::cerr << cfg.file << ": no [[discovery]] named \"" << name << "\" (defined: " << (have.empty() ? "none" : have)
-                  << ")\n";
-        return 1;
-    }
+    const auto* ic = find_instance(cfg, HERD_KIND_DISCOVERY, "discovery", name);
+    if (!ic) return 1;
     runtime::block_signals();  // before any thread: the main thread waits for SIGINT/SIGTERM below
     plugins::PluginRegistry registry(metrics::global(), c.isolate);
     if (std::filesystem::is_directory(cfg.host.plugin_dir)) registry.scan(cfg.host.plugin_dir);
