@@ -6,9 +6,7 @@
 #include "config/config.hpp"
 #include "kv/kv_client.hpp"
 #include "metrics/registry.hpp"
-#include "plugins/plugin_registry.hpp"
 #include "runtime/app.hpp"
-#include "runtime/instance_builder.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -34,25 +32,11 @@ int64_t parse_expect(const std::string& s) {
 }  // namespace
 
 int kv(const Common& c, const KvArgs& a) {
-    auto loaded = config::load_file(a.config, c.default_plugin_dir);
-    if (!loaded.config) {
-        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
-        return 1;
-    }
-    const auto& cfg = *loaded.config;
-    const auto* ic = find_instance(cfg, HERD_KIND_KV, "kv", a.name);
-    if (!ic) return 1;
-    if (a.action == "watch") runtime::block_signals();  // the main thread waits for Ctrl-C below
-    plugins::PluginRegistry registry(metrics::global(), c.isolate);
-    if (std::filesystem::is_directory(cfg.host.plugin_dir)) registry.scan(cfg.host.plugin_dir);
-    runtime::InstanceBuilder builder(cfg, registry, {c.isolate, true});
-    config::Diagnostic err;
-    auto inst = builder.build(*ic, &err);
-    if (!inst) {
-        std::cerr << err.str() << "\n";
-        return 1;
-    }
-    kv::KvClient client(*inst);
+    // Before any plugin thread exists: the main thread waits for Ctrl-C in `watch`.
+    if (a.action == "watch") runtime::block_signals();
+    auto opened = open_instance(c, a.config, HERD_KIND_KV, "kv", a.name);
+    if (!opened) return 1;
+    kv::KvClient client(*opened->instance);
     const std::string label = "kv \"" + a.name + "\": ";
     try {
         if (a.action == "get") {

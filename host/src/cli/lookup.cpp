@@ -1,5 +1,9 @@
 #include "cli/lookup.hpp"
 
+#include "metrics/registry.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "runtime/instance_builder.hpp"
+
 #include <iostream>
 
 namespace herd::cli {
@@ -13,6 +17,31 @@ const config::InstanceConfig* find_instance(const config::Config& cfg, herd_kind
     std::cerr << cfg.file << ": no [[" << section << "]] named \"" << name << "\" (defined: " << (have.empty() ? "none" : have)
               << ")\n";
     return nullptr;
+}
+
+std::optional<OpenedInstance> open_instance(const Common& c, const std::filesystem::path& file, herd_kind kind,
+                                            const std::string& section, const std::string& name,
+                                            const std::optional<std::filesystem::path>& data_dir) {
+    auto loaded = config::load_file(file, c.default_plugin_dir);
+    if (!loaded.config) {
+        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
+        return std::nullopt;
+    }
+    OpenedInstance out{std::move(*loaded.config), nullptr};
+    const auto* ic = find_instance(out.cfg, kind, section, name);
+    if (!ic) return std::nullopt;
+    plugins::PluginRegistry registry(metrics::global(), c.isolate);
+    if (std::filesystem::is_directory(out.cfg.host.plugin_dir)) registry.scan(out.cfg.host.plugin_dir);
+    config::Config build_cfg = out.cfg;
+    if (data_dir) build_cfg.host.data_dir = *data_dir;
+    runtime::InstanceBuilder builder(build_cfg, registry, {c.isolate, true});
+    config::Diagnostic err;
+    out.instance = builder.build(*ic, &err);
+    if (!out.instance) {
+        std::cerr << err.str() << "\n";
+        return std::nullopt;
+    }
+    return out;
 }
 
 }  // namespace herd::cli

@@ -1,9 +1,26 @@
-// Finding the instance a command names, or saying which ones exist.
+// Finding and creating the instance a command names, or saying why not.
 #pragma once
 
+#include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "plugins/instance.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
 
 namespace herd::cli {
+
+struct OpenedInstance {
+    config::Config cfg;
+    std::unique_ptr<plugins::Instance> instance;  // keeps its plugin library loaded
+};
+
+// Loads the configuration, loads its plugins and creates the named [[section]] instance (with
+// `data_dir` instead of the configured one, when given). nullopt after printing every problem.
+std::optional<OpenedInstance> open_instance(const Common& c, const std::filesystem::path& file, herd_kind kind,
+                                            const std::string& section, const std::string& name,
+                                            const std::optional<std::filesystem::path>& data_dir = std::nullopt);
 
 // The [[section]] instance called `name`; nullptr after printing which ones the file defines.
 const config::InstanceConfig* find_instance(const config::Config& cfg, herd_kind kind, const std::string& section,

@@ -7,10 +7,8 @@
 #include "config/config.hpp"
 #include "discovery/manager.hpp"
 #include "metrics/registry.hpp"
-#include "plugins/plugin_registry.hpp"
 #include "runtime/app.hpp"
 #include "runtime/discovery_runner.hpp"
-#include "runtime/instance_builder.hpp"
 
 #include <csignal>
 #include <condition_variable>
@@ -22,27 +20,13 @@ namespace herd::cli {
 
 int sd(const Common& c, const std::filesystem::path& file, const std::string& name, bool once,
        std::chrono::milliseconds timeout) {
-    auto loaded = config::load_file(file, c.default_plugin_dir);
-    if (!loaded.config) {
-        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
-        return 1;
-    }
-    const auto& cfg = *loaded.config;
-    const auto* ic = find_instance(cfg, HERD_KIND_DISCOVERY, "discovery", name);
-    if (!ic) return 1;
     runtime::block_signals();  // before any thread: the main thread waits for SIGINT/SIGTERM below
-    plugins::PluginRegistry registry(metrics::global(), c.isolate);
-    if (std::filesystem::is_directory(cfg.host.plugin_dir)) registry.scan(cfg.host.plugin_dir);
+    // A debugging run writes nothing into the real data_dir.
     auto scratch = std::filesystem::temp_directory_path() / ("herd-sd-" + std::to_string(::getpid()));
-    config::Config run_cfg = cfg;
-    run_cfg.host.data_dir = scratch;
-    runtime::InstanceBuilder builder(run_cfg, registry, {c.isolate, true});
-    config::Diagnostic err;
-    auto inst = builder.build(*ic, &err);
-    if (!inst) {
-        std::cerr << err.str() << "\n";
-        return 1;
-    }
+    auto opened = open_instance(c, file, HERD_KIND_DISCOVERY, "discovery", name, scratch);
+    if (!opened) return 1;
+    const auto& cfg = opened->cfg;
+    auto inst = std::move(opened->instance);
 
     discovery::Manager manager(metrics::global());
     std::mutex mu;
