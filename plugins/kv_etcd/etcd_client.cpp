@@ -2,35 +2,9 @@
 
 #include <herd/sdk/error.hpp>
 
-#include <curl/curl.h>
-#include <openssl/evp.h>
-
-#include <memory>
-
 namespace herd::kv_etcd {
 
 using nlohmann::json;
-
-std::string base64(std::string_view raw) {
-    std::string out(4 * ((raw.size() + 2) / 3), '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(raw.data()),
-                            static_cast<int>(raw.size()));
-    out.resize(static_cast<size_t>(n));
-    return out;
-}
-
-std::string unbase64(std::string_view b64) {
-    if (b64.size() % 4 != 0) throw sdk::Error(HERD_ERR_INTERNAL, "etcd sent malformed base64");
-    std::string out(3 * b64.size() / 4, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(b64.data()),
-                            static_cast<int>(b64.size()));
-    if (n < 0) throw sdk::Error(HERD_ERR_INTERNAL, "etcd sent malformed base64");
-    size_t pad = 0;  // EVP_DecodeBlock keeps the bytes the '=' padding stands for
-    if (!b64.empty() && b64.back() == '=') ++pad;
-    if (b64.size() > 1 && b64[b64.size() - 2] == '=') ++pad;
-    out.resize(static_cast<size_t>(n) - pad);
-    return out;
-}
 
 int64_t i64(const json& j, const char* field) {
     auto it = j.find(field);
@@ -39,65 +13,7 @@ int64_t i64(const json& j, const char* field) {
     return it->get<int64_t>();
 }
 
-CurlPool::~CurlPool() {
-    for (CURL* h : free_) curl_easy_cleanup(h);
-}
-
-CURL* CurlPool::take() {
-    {
-        std::lock_guard lk(mu_);
-        if (!free_.empty()) {
-            CURL* h = free_.back();
-            free_.pop_back();
-            curl_easy_reset(h);  // options go, the connection cache stays
-            return h;
-        }
-    }
-    return curl_easy_init();
-}
-
-void CurlPool::give(CURL* h) {
-    std::lock_guard lk(mu_);
-    if (free_.size() < 32) free_.push_back(h);
-    else curl_easy_cleanup(h);
-}
-
 namespace {
-
-// An easy handle for one request. Handles are pooled: a reused handle keeps its connections
-// alive, so a KV call does not pay a TCP (and TLS) handshake each time.
-struct CurlHandle {
-    explicit CurlHandle(CurlPool* pool = nullptr) : pool_(pool), h(pool ? pool->take() : curl_easy_init()) {}
-    ~CurlHandle() {
-        curl_slist_free_all(headers);
-        if (pool_) pool_->give(h);
-        else curl_easy_cleanup(h);
-    }
-    CurlPool* pool_;
-    CURL* h;
-    curl_slist* headers = nullptr;
-};
-
-size_t append(char* p, size_t s, size_t n, void* out) {
-    static_cast<std::string*>(out)->append(p, s * n);
-    return s * n;
-}
-
-void setup(CurlHandle& c, const ClientOptions& o, const std::string& url, const std::string& body,
-           const std::string& token) {
-    curl_easy_setopt(c.h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c.h, CURLOPT_POST, 1L);
-    curl_easy_setopt(c.h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c.h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.timeout.count()));
-    curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
-    if (!o.ca_file.empty()) curl_easy_setopt(c.h, CURLOPT_CAINFO, o.ca_file.c_str());
-    if (!o.cert_file.empty()) curl_easy_setopt(c.h, CURLOPT_SSLCERT, o.cert_file.c_str());
-    if (!o.key_file.empty()) curl_easy_setopt(c.h, CURLOPT_SSLKEY, o.key_file.c_str());
-    c.headers = curl_slist_append(c.headers, "Content-Type: application/json");
-    if (!token.empty()) c.headers = curl_slist_append(c.headers, ("Authorization: " + token).c_str());
-    curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
-}
 
 // etcd's HTTP status / gRPC code to herd's status.
 herd_status status_of(long http, const json& body) {
@@ -119,29 +35,29 @@ herd_status status_of(long http, const json& body) {
 
 }  // namespace
 
-EtcdClient::EtcdClient(ClientOptions o) : o_(std::move(o)) {
-    static const bool inited = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
-    (void)inited;
-}
+EtcdClient::EtcdClient(ClientOptions o)
+    : o_(std::move(o)), http_(net::TlsFiles{o_.ca_file, o_.cert_file, o_.key_file, false}) {}
 
 EtcdClient::~EtcdClient() = default;
 
+net::HttpRequest EtcdClient::request(const std::string& url, const std::string& body, const std::string& token) const {
+    net::HttpRequest req;
+    req.method = "POST";
+    req.url = url;
+    req.body = body;
+    req.headers.push_back("Content-Type: application/json");
+    if (!token.empty()) req.headers.push_back("Authorization: " + token);
+    req.timeout = o_.timeout;
+    req.connect_timeout = o_.timeout;
+    return req;
+}
+
 json EtcdClient::call_once(const std::string& endpoint, const std::string& path, const std::string& body,
                            const std::string& token, long* http) {
-    CurlHandle c(&pool_);
-    std::string out;
-    setup(c, o_, endpoint + path, body, token);
-    curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, static_cast<long>(o_.timeout.count()));
-    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, &append);
-    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &out);
-    CURLcode rc = curl_easy_perform(c.h);
-    if (rc != CURLE_OK) {
-        *http = 0;
-        throw sdk::Error(rc == CURLE_OPERATION_TIMEDOUT ? HERD_ERR_TIMEOUT : HERD_ERR_UNAVAILABLE,
-                         endpoint + ": " + curl_easy_strerror(rc));
-    }
-    curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, http);
-    json j = json::parse(out, nullptr, false);
+    *http = 0;
+    net::HttpResponse r = http_.perform(request(endpoint + path, body, token));
+    *http = r.status;
+    json j = json::parse(r.body, nullptr, false);
     if (j.is_discarded()) throw sdk::Error(HERD_ERR_UNAVAILABLE, endpoint + ": answered " + std::to_string(*http) + " with a body that is not JSON");
     return j;
 }
@@ -205,54 +121,30 @@ void EtcdClient::stream(const std::string& path, const json& body, const std::fu
         token = token_;
     }
     if (!o_.username.empty() && token.empty()) token = authenticate(endpoint);
-    struct State {
-        std::string pending;
-        const std::function<void(const json&)>* on_line;
-        const std::atomic<bool>* stop;
-        std::exception_ptr failure;  // thrown by on_line: carried past libcurl's C frames
-    } st{{}, &on_line, &stop, nullptr};
-    CurlHandle c;
-    const std::string text = body.dump();
-    setup(c, o_, endpoint + path, text, token);
-    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &st);
-    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* u) -> size_t {
-        auto* st = static_cast<State*>(u);
-        st->pending.append(p, s * n);
-        for (size_t nl; (nl = st->pending.find('\n')) != std::string::npos;) {
-            std::string line = st->pending.substr(0, nl);
-            st->pending.erase(0, nl + 1);
-            if (line.empty()) continue;
-            json j = json::parse(line, nullptr, false);
-            if (j.is_discarded()) continue;
-            try {
-                (*st->on_line)(j);
-            } catch (...) {
-                st->failure = std::current_exception();
-                return 0;  // aborts the transfer
-            }
-        }
-        return s * n;
-    });
-    // The stream is long-lived: no overall timeout, but abort promptly when asked to stop, and
-    // treat a server silent for too long as gone (progress notifications keep a healthy one talking).
-    curl_easy_setopt(c.h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c.h, CURLOPT_XFERINFODATA, &st);
-    curl_easy_setopt(c.h, CURLOPT_XFERINFOFUNCTION, +[](void* u, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-        return static_cast<State*>(u)->stop->load() ? 1 : 0;
-    });
-    curl_easy_setopt(c.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c.h, CURLOPT_LOW_SPEED_TIME, 60L);
-    CURLcode rc = curl_easy_perform(c.h);
-    if (st.failure) std::rethrow_exception(st.failure);
-    if (stop) return;
-    if (rc != CURLE_OK) {
+    net::HttpRequest req = request(endpoint + path, body.dump(), token);
+    // The stream is long-lived: no overall timeout, but it ends promptly when asked to stop, and a
+    // server silent for a minute counts as gone (progress notifications keep a healthy one talking).
+    req.timeout = std::chrono::milliseconds(0);
+    req.cancel = &stop;
+    net::LineSplitter lines;
+    net::HttpResponse r;
+    try {
+        r = http_.stream(req, [&](std::string_view data) {
+            lines.feed(data, [&](std::string_view line) {
+                if (line.empty()) return;
+                json j = json::parse(line, nullptr, false);
+                if (!j.is_discarded()) on_line(j);
+            });
+        });
+    } catch (const sdk::Error& e) {
+        if (stop) return;
+        if (e.status() != HERD_ERR_UNAVAILABLE && e.status() != HERD_ERR_TIMEOUT) throw;
         std::lock_guard lk(mu_);
         current_ = (current_ + 1) % o_.endpoints.size();  // the next attempt tries another endpoint
-        throw sdk::Error(HERD_ERR_UNAVAILABLE, endpoint + ": watch stream: " + curl_easy_strerror(rc));
+        throw sdk::Error(HERD_ERR_UNAVAILABLE, endpoint + ": watch stream: " + e.what());
     }
-    long http = 0;
-    curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &http);
-    if (http != 200) throw sdk::Error(HERD_ERR_UNAVAILABLE, endpoint + ": watch answered HTTP " + std::to_string(http));
+    if (stop) return;
+    if (r.status != 200) throw sdk::Error(HERD_ERR_UNAVAILABLE, endpoint + ": watch answered HTTP " + std::to_string(r.status));
 }
 
 }  // namespace herd::kv_etcd

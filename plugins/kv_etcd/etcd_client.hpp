@@ -3,6 +3,8 @@
 // base64-encoded; 64-bit integers travel as JSON strings (reference: etcd-v3-gateway.md).
 #pragma once
 
+#include "http_client.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -22,23 +24,9 @@ struct ClientOptions {
     std::string ca_file, cert_file, key_file;
 };
 
-std::string base64(std::string_view raw);
-std::string unbase64(std::string_view b64);  // throws on malformed input
+using net::base64;
+using net::unbase64;
 int64_t i64(const nlohmann::json& j, const char* field);  // "12" or 12 or absent (0)
-
-using CURL = void;  // as curl.h has it
-
-// Idle curl easy handles, each keeping its connections open for the next request.
-class CurlPool {
-public:
-    ~CurlPool();
-    CURL* take();
-    void give(CURL* h);
-
-private:
-    std::mutex mu_;
-    std::vector<CURL*> free_;
-};
 
 class EtcdClient {
 public:
@@ -60,8 +48,10 @@ private:
                              const std::string& token, long* http);
     std::string authenticate(const std::string& endpoint);  // stores and returns a fresh token
 
+    net::HttpRequest request(const std::string& url, const std::string& body, const std::string& token) const;
+
     ClientOptions o_;
-    CurlPool pool_;
+    net::HttpClient http_;
     std::mutex mu_;
     size_t current_ = 0;  // the endpoint that answered last
     std::string token_;
