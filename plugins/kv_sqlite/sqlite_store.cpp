@@ -1,5 +1,7 @@
 #include "sqlite_store.hpp"
 
+#include <thread>
+
 #include <herd/sdk/error.hpp>
 #include <herd/sdk/kv_support.hpp>
 
@@ -98,7 +100,18 @@ Store::Store(const std::string& path, std::chrono::milliseconds busy_timeout, in
     sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
     // WAL: readers never block the writer; synchronous=FULL: a commit is on disk before it is
     // acknowledged, so nothing acknowledged is lost to kill -9 or a power cut.
-    exec("PRAGMA journal_mode=WAL");
+    // Switching a fresh file to WAL needs an exclusive lock, and SQLite does not wait for it with
+    // the busy handler: processes opening the same new file together retry here, within the
+    // busy timeout, instead of failing.
+    const auto give_up = std::chrono::steady_clock::now() + busy_timeout;
+    while (true) {
+        char* err = nullptr;
+        const int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &err);
+        sqlite3_free(err);
+        if (rc == SQLITE_OK) break;
+        if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= give_up) exec("PRAGMA journal_mode=WAL");  // throws, saying why
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=OFF");
     Txn t(*this, true);

@@ -88,7 +88,7 @@ TEST_CASE("each strategy picks what it should", "[proxy][prometheus]") {
     CHECK_THAT(status, Contains("proxy <b>most</b>") && Contains("selector/single-most-data") && Contains(old_replica.id()));
 }
 
-TEST_CASE("affinity keeps a client on one replica; a cookie for an ineligible backend is ignored",
+TEST_CASE("affinity keeps a client on one replica: a cookie for an ineligible backend is ignored",
           "[proxy][prometheus][affinity]") {
     test::PrometheusReplica a("a"), b("b");
     REQUIRE((a.wait_ready() && b.wait_ready()));
@@ -259,7 +259,7 @@ TEST_CASE("bad input: garbage /metrics, oversized bodies, broken discovery, unre
     CHECK(herd.get("/-/ready").status == 200);
 }
 
-TEST_CASE("backends follow discovery live; prefix, streaming and mpp endpoints", "[proxy][prometheus]") {
+TEST_CASE("backends follow discovery live: prefix, streaming and mpp endpoints", "[proxy][prometheus]") {
     test::PrometheusReplica a("a"), b("b");
     REQUIRE((a.wait_ready() && b.wait_ready()));
     const uint16_t port = test::free_port();

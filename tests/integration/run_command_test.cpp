@@ -96,7 +96,7 @@ TEST_CASE("SIGTERM drains and exits 0", "[run]") {
     CHECK(herd.get("/-/healthy").status == 0);  // no longer listening
 }
 
-TEST_CASE("an instance that crashes in create fails alone; the host keeps serving", "[run][isolation]") {
+TEST_CASE("an instance that crashes in create fails alone: the host keeps serving", "[run][isolation]") {
     test::HerdRun herd("[[discovery]]\nname = \"good\"\nplugin = \"old_minor\"\n"
                        "[[discovery]]\nname = \"bad\"\nplugin = \"crash_create\"\n",
                        "plugin_dir = \"" + test::fixture_dir().string() + "\"\n");

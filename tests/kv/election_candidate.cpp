@@ -6,6 +6,7 @@
 #include "plugins/instance.hpp"
 #include "plugins/plugin_registry.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -14,7 +15,7 @@
 int main(int argc, char** argv) {
     using namespace herd;
     if (argc != 7) return 2;
-    spdlog::set_level(spdlog::level::err);
+    spdlog::set_default_logger(spdlog::stderr_color_mt("candidate"));  // stdout carries the transitions
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -37,11 +37,17 @@ void elect(const std::string& plugin, const std::string& config, std::chrono::mi
             if (c->running() && leads(*c)) ++n;
         return n;
     };
+    auto explain = [&] {  // on failure: what each candidate said
+        for (size_t i = 0; i < candidates.size(); ++i)
+            WARN("candidate " << i << " stdout:\n" << candidates[i]->out() << "stderr:\n" << candidates[i]->err());
+    };
     int most = 0;
-    REQUIRE(test::eventually([&] {
+    const bool elected = test::eventually([&] {
         most = std::max(most, leaders());
         return leaders() == 1;
-    }));
+    });
+    if (!elected) explain();
+    REQUIRE(elected);
     size_t first = 0;
     while (!leads(*candidates[first])) ++first;
     // A while of steady state: never two.
@@ -54,10 +60,12 @@ void elect(const std::string& plugin, const std::string& config, std::chrono::mi
     candidates[first]->signal(SIGKILL);
     candidates[first]->wait(std::chrono::seconds(10));
     const auto killed = std::chrono::steady_clock::now();
-    REQUIRE(test::eventually([&] {
+    const bool replaced = test::eventually([&] {
         most = std::max(most, leaders());
         return leaders() == 1;
-    }, std::chrono::seconds(30)));
+    }, std::chrono::seconds(30));
+    if (!replaced) explain();
+    REQUIRE(replaced);
     const auto takeover = std::chrono::steady_clock::now() - killed;
     CHECK(most == 1);
     CHECK(takeover <= ttl + ttl / 4 + std::chrono::seconds(3));
@@ -69,19 +77,21 @@ void elect(const std::string& plugin, const std::string& config, std::chrono::mi
     const auto resigned = std::chrono::steady_clock::now();
     candidates[second]->signal(SIGTERM);
     CHECK(candidates[second]->wait(std::chrono::seconds(10)) == 0);
-    REQUIRE(test::eventually([&] { return leaders() == 1; }, std::chrono::seconds(30)));
+    const bool handed_over = test::eventually([&] { return leaders() == 1; }, std::chrono::seconds(30));
+    if (!handed_over) explain();
+    REQUIRE(handed_over);
     CHECK(std::chrono::steady_clock::now() - resigned < ttl);
 }
 
 }  // namespace
 
-TEST_CASE("election on kv_sqlite: one leader; a killed leader is replaced within the TTL", "[election]") {
+TEST_CASE("election on kv_sqlite: one leader: a killed leader is replaced within the TTL", "[election]") {
     test::TempDir data;
     elect("kv_sqlite", R"({"path": ")" + (data / "election.sqlite").string() + R"(", "poll_interval": "20ms"})",
           std::chrono::milliseconds(1000));
 }
 
-TEST_CASE("election on etcd: one leader; a killed leader is replaced within the TTL", "[election][etcd]") {
+TEST_CASE("election on etcd: one leader: a killed leader is replaced within the TTL", "[election][etcd]") {
     test::TempDir dir;
     const uint16_t client = test::free_port(), peer = test::free_port();
     const std::string url = "http://127.0.0.1:" + std::to_string(client);

@@ -71,7 +71,7 @@ TEST_CASE("a client stays on its backend", "[affinity]") {
     CHECK(s.lookup(other.r, both) == HERD_AFFINITY_NONE);
 }
 
-TEST_CASE("mpp bug: different ports of one client are one client; different clients are not", "[affinity]") {
+TEST_CASE("mpp bug: different ports of one client are one client: different clients are not", "[affinity]") {
     Backends bs;
     const herd_backend* both[] = {&bs.a, &bs.b};
     SourceIpAffinity s(100, {});

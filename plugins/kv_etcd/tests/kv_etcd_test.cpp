@@ -170,7 +170,7 @@ TEST_CASE("kv_etcd: leases, and errors that name the endpoint", "[kv][etcd]") {
     CHECK(failover.put("fo", "1").status == HERD_OK);
 }
 
-TEST_CASE("kv_etcd over TLS with client certificates; a wrong CA is a clear error", "[kv][etcd][tls]") {
+TEST_CASE("kv_etcd over TLS with client certificates: a wrong CA is a clear error", "[kv][etcd][tls]") {
     test::TempDir dir;
     const auto d = dir.path().string();
     // A CA, a server certificate for 127.0.0.1 and a client certificate — and a second, unrelated CA.
@@ -217,7 +217,7 @@ TEST_CASE("kv_etcd over TLS with client certificates; a wrong CA is a clear erro
     CHECK(good.get("tls/k")->first == "v");               // nothing was written by the refused ones
 }
 
-TEST_CASE("kv_etcd with username and password; wrong or missing credentials are permission errors", "[kv][etcd][auth]") {
+TEST_CASE("kv_etcd with username and password: wrong or missing credentials are permission errors", "[kv][etcd][auth]") {
     Etcd etcd;
     for (const std::string call : {R"(/v3/auth/user/add {"name":"root","password":"rootpw"})", R"(/v3/auth/role/add {"name":"root"})",
                                     R"(/v3/auth/user/grant {"user":"root","role":"root"})", R"(/v3/auth/enable {})"}) {

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 using test::Kv;
 using test::Watcher;
 
-TEST_CASE("kv_sqlite: get, put, list, delete; revisions strictly increase", "[kv]") {
+TEST_CASE("kv_sqlite: get, put, list, delete: revisions strictly increase", "[kv]") {
     test::TempDir dir;
     Kv kv(dir.path());
     auto a = kv.put("a/1", "one");
@@ -130,7 +130,7 @@ TEST_CASE("kv_sqlite: a watch from before the retained history is reset", "[kv]"
     CHECK(std::get<2>(w.events.front()) == after);
 }
 
-TEST_CASE("kv_sqlite: keys of an expired lease vanish; a revoked lease takes its keys at once", "[kv]") {
+TEST_CASE("kv_sqlite: keys of an expired lease vanish: a revoked lease takes its keys at once", "[kv]") {
     test::TempDir dir;
     Kv kv(dir.path(), R"({"poll_interval": "20ms"})");
     plugins::ErrorCapture err;
@@ -195,4 +195,21 @@ TEST_CASE("kv_sqlite: configuration errors name the key", "[kv]") {
     CHECK_FALSE(plugins::Instance::create(r.plugin, r.plugin->factories.at(0), "kv", R"({"path": "/nonexistent/dir/kv.sqlite"})",
                                           dir.path(), dir.path(), &err));
     CHECK_THAT(err.message, Contains("cannot open /nonexistent/dir/kv.sqlite"));
+}
+
+TEST_CASE("kv_sqlite: processes opening one new file at the same moment all succeed", "[kv]") {
+    // Found by the election test: of three processes starting together, one failed to switch the
+    // fresh file to WAL ("database is locked"). Each round: six writer processes, one new file.
+    for (int round = 0; round < 8; ++round) {
+        test::TempDir dir;
+        const auto db = (dir / "shared.sqlite").string();
+        std::vector<std::unique_ptr<test::Process>> writers;
+        for (int p = 0; p < 6; ++p)
+            writers.push_back(std::make_unique<test::Process>(std::vector<std::string>{KV_WRITER, db, "1"}, dir.path(),
+                                                              "writer-" + std::to_string(p)));
+        for (auto& w : writers) {
+            INFO(w->err());
+            REQUIRE(w->wait(std::chrono::seconds(30)) == 0);
+        }
+    }
 }
