@@ -27,3 +27,12 @@ function(herd_test name)
     FAIL_REGULAR_EXPRESSION "No test cases matched|No tests ran")
 endfunction()
 
+
+# Protocol doubles for servers Debian does not package (Consul, Kubernetes, Marathon): each follows
+# ../shared/reference exactly and has its own tests (tests/doubles/*_test.cpp).
+find_package(nlohmann_json REQUIRED)
+add_library(herd_test_doubles STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/doubles/http_double.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/doubles/consul_double.cpp)
+target_include_directories(herd_test_doubles PUBLIC ${CMAKE_CURRENT_LIST_DIR}/doubles)
+target_link_libraries(herd_test_doubles PUBLIC nlohmann_json::nlohmann_json Boost::headers Threads::Threads)
