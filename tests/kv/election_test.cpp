@@ -1,5 +1,6 @@
-// Leader election over the KV ABI, on kv_sqlite and on a real etcd: candidates are separate
+// Leader election over the KV ABI, on kv_sqlite, a real etcd and the Consul double: candidates are separate
 // processes; the leader is killed with SIGKILL.
+#include "consul_double.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,7 +24,11 @@ bool leads(test::Process& p) {
 
 // Runs three candidates; checks there is never more than one leader, kills the leader, and
 // checks another takes over within ttl + one look (+ a generous margin for a loaded machine).
-void elect(const std::string& plugin, const std::string& config, std::chrono::milliseconds ttl) {
+// `expiry` is how long the backend keeps a dead leader's key: the TTL on etcd and kv_sqlite;
+// twice the TTL on Consul, whose sessions end only after 2 x TTL without renewal.
+void elect(const std::string& plugin, const std::string& config, std::chrono::milliseconds ttl,
+           std::chrono::milliseconds expiry = std::chrono::milliseconds(0)) {
+    if (expiry.count() == 0) expiry = ttl;
     test::TempDir dir;
     std::vector<std::unique_ptr<test::Process>> candidates;
     for (int i = 0; i < 3; ++i)
@@ -53,7 +58,7 @@ void elect(const std::string& plugin, const std::string& config, std::chrono::mi
     // A while of steady state: never two.
     for (int i = 0; i < 20; ++i) {
         most = std::max(most, leaders());
-        std::this_thread::sleep_for(ttl / 10);  // sampling over time is what is tested here
+        std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(ttl / 10, std::chrono::milliseconds(200)));  // sampling over time is what is tested here
     }
     CHECK(most == 1);
 
@@ -68,7 +73,7 @@ void elect(const std::string& plugin, const std::string& config, std::chrono::mi
     REQUIRE(replaced);
     const auto takeover = std::chrono::steady_clock::now() - killed;
     CHECK(most == 1);
-    CHECK(takeover <= ttl + ttl / 4 + std::chrono::seconds(3));
+    CHECK(takeover <= expiry + ttl / 4 + std::chrono::seconds(3));
     INFO("takeover after " << std::chrono::duration_cast<std::chrono::milliseconds>(takeover).count() << " ms");
 
     // The new leader resigns: the last candidate takes over at once (no TTL to wait for).
@@ -103,4 +108,10 @@ TEST_CASE("election on etcd: one leader: a killed leader is replaced within the 
     REQUIRE(test::eventually([&] { return test::http_get(client, "/health").body.find("true") != std::string::npos; }));
     // etcd's smallest lease is about 2 s with default timing.
     elect("kv_etcd", R"({"endpoints": [")" + url + R"("], "prefix": "election-test/"})", std::chrono::milliseconds(2000));
+}
+
+TEST_CASE("election on Consul: one leader: a killed leader is replaced once its session ends", "[election][consul]") {
+    test::ConsulDouble consul;  // real TTL rules: at least 10 s, sessions end 2 x TTL after the last renewal
+    elect("kv_consul", R"({"address": ")" + consul.address() + R"(", "prefix": "election-test/"})",
+          std::chrono::milliseconds(10000), std::chrono::milliseconds(20000));
 }

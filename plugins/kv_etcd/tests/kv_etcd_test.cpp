@@ -1,4 +1,6 @@
-// kv_etcd against a real etcd (Debian's etcd-server), started on free loopback ports.
+// kv_etcd against a real etcd (Debian's etcd-server), started on free loopback ports: what the
+// KV conformance suite (tests/kv) does not cover — compaction, failover, TLS, authentication.
+#include "etcd_server.hpp"
 #include "kv_fixture.hpp"
 #include "support.hpp"
 
@@ -13,113 +15,7 @@ using test::Kv;
 using test::Watcher;
 namespace fs = std::filesystem;
 
-namespace {
-
-class Etcd {
-public:
-    Etcd() : client_(test::free_port()), peer_(test::free_port()) { start(); }
-    void start() {
-        proc_ = std::make_unique<test::Process>(
-            std::vector<std::string>{"/usr/bin/etcd", "--name", "herd-test", "--data-dir", (dir_ / "data").string(),
-                                     "--listen-client-urls", url(), "--advertise-client-urls", url(),
-                                     "--listen-peer-urls", "http://127.0.0.1:" + std::to_string(peer_),
-                                     "--initial-advertise-peer-urls", "http://127.0.0.1:" + std::to_string(peer_),
-                                     "--initial-cluster", "herd-test=http://127.0.0.1:" + std::to_string(peer_)},
-            dir_.path(), "etcd");
-        REQUIRE(test::eventually([&] { return test::http_get(client_, "/health").body.find("true") != std::string::npos; },
-                                 std::chrono::seconds(30)));
-    }
-    void stop() {
-        proc_->signal(SIGTERM);
-        proc_->wait(std::chrono::seconds(20));
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(client_); }
-    std::string config(const std::string& extra = "") const {
-        return R"({"endpoints": [")" + url() + R"("], "prefix": "herd-test/", "timeout": "2s")" + extra + "}";
-    }
-
-private:
-    test::TempDir dir_;
-    uint16_t client_, peer_;
-    std::unique_ptr<test::Process> proc_;
-};
-
-}  // namespace
-
-TEST_CASE("kv_etcd: get, put, list, delete and CAS on a real etcd", "[kv][etcd]") {
-    Etcd etcd;
-    test::TempDir dir;
-    Kv kv(dir.path(), etcd.config(), "kv_etcd");
-    auto a = kv.put("a/1", "one");
-    auto b = kv.put("a/2", "two");
-    REQUIRE((a.status == HERD_OK && b.status == HERD_OK));
-    CHECK(a.revision < b.revision);
-    CHECK(kv.get("a/1")->first == "one");
-    CHECK_FALSE(kv.get("nope"));
-    int64_t rev = 0;
-    CHECK(kv.list("a/", &rev) == std::vector<std::string>{"a/1", "a/2"});
-    CHECK(rev == b.revision);
-
-    CHECK(kv.put("c", "1", HERD_KV_EXPECT_ABSENT).status == HERD_OK);
-    auto again = kv.put("c", "2", HERD_KV_EXPECT_ABSENT);
-    CHECK(again.status == HERD_ERR_CONFLICT);
-    CHECK_THAT(again.message, Contains("expected absent, found at revision"));
-    const int64_t c_rev = kv.get("c")->second;
-    CHECK(kv.put("c", "3", c_rev).status == HERD_OK);
-    CHECK(kv.put("c", "4", c_rev).status == HERD_ERR_CONFLICT);
-    CHECK(kv.del("c", c_rev).status == HERD_ERR_CONFLICT);
-    CHECK(kv.del("c").status == HERD_OK);
-    CHECK(kv.del("c").status == HERD_ERR_NOT_FOUND);
-
-    const std::string bin_key("k\0\xff", 3), bin_val("\0\x01\xfe", 3);
-    REQUIRE(kv.put(bin_key, bin_val).status == HERD_OK);
-    CHECK(kv.get(bin_key)->first == bin_val);
-    std::string big(1 << 20, 'x');
-    REQUIRE(kv.put("big", big).status == HERD_OK);
-    CHECK(kv.get("big")->first == big);
-}
-
-TEST_CASE("kv_etcd: 8 threads of CAS increments lose no update", "[kv][etcd]") {
-    Etcd etcd;
-    test::TempDir dir;
-    Kv kv(dir.path(), etcd.config(), "kv_etcd");
-    REQUIRE(kv.put("counter", "0").status == HERD_OK);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 8; ++t)
-        threads.emplace_back([&] {
-            for (int i = 0; i < 15;) {
-                auto cur = kv.get("counter");
-                auto r = kv.put("counter", std::to_string(std::stoi(cur->first) + 1), cur->second);
-                if (r.status == HERD_OK) ++i;
-                else REQUIRE(r.status == HERD_ERR_CONFLICT);
-            }
-        });
-    for (auto& t : threads) t.join();
-    CHECK(kv.get("counter")->first == "120");
-}
-
-TEST_CASE("kv_etcd: a watch delivers every change in order and survives etcd restarting", "[kv][etcd]") {
-    Etcd etcd;
-    test::TempDir dir;
-    Kv writer(dir.path(), etcd.config(), "kv_etcd");
-    const int64_t start = writer.put("w/0", "before").revision;
-    Watcher w(writer, "w/", start);
-    std::vector<int64_t> expect;
-    for (int i = 1; i <= 10; ++i) expect.push_back(writer.put("w/" + std::to_string(i), "v").revision);
-    writer.put("other", "not under the prefix");
-    expect.push_back(writer.del("w/2").revision);
-    REQUIRE(test::eventually([&] { return w.count() == 11; }));
-
-    etcd.stop();  // the stream breaks; the watch resumes after the last revision it delivered
-    etcd.start();
-    for (int i = 11; i <= 15; ++i) expect.push_back(writer.put("w/" + std::to_string(i), "v").revision);
-    REQUIRE(test::eventually([&] { return w.count() == 16; }, std::chrono::seconds(30)));
-    std::lock_guard lk(w.mu);
-    std::vector<int64_t> got;
-    for (auto& [type, key, rev] : w.events) got.push_back(rev);
-    CHECK(got == expect);  // no gap, no duplicate, in order — across the restart
-    CHECK(w.resets.empty());
-}
+using Etcd = test::EtcdServer;
 
 TEST_CASE("kv_etcd: a watch from a compacted revision is reset", "[kv][etcd]") {
     Etcd etcd;
