@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     herd::cli::KvArgs kv_args;
     auto* kv = app.add_subcommand("kv", "Read and write a configured KV store (like etcdctl / consul kv)");
     kv->add_option("-c,--config", kv_args.config, "configuration file (TOML)")->required();
-    kv->add_option("--kv", kv_args.name, "the [[kv]] instance's name")->required();
+    kv->add_option("--kv", kv_args.name, "the [[kv]] instance's name (default: the only one; without any, the embedded store in data_dir)");
     kv->require_subcommand(1);
     kv->fallthrough();
     auto* kv_get = kv->add_subcommand("get", "print a key's value (exit 1 when absent)");

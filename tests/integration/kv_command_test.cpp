@@ -8,6 +8,7 @@
 
 using namespace herd;
 using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
 
 namespace {
 struct KvCli {
@@ -68,4 +69,28 @@ TEST_CASE("herd kv watch prints every change from now on", "[kv-cli]") {
     CHECK(watch.out().find("w/old") == std::string::npos);  // history before the watch is not replayed
     watch.signal(SIGINT);
     CHECK(watch.wait(std::chrono::seconds(10)) == 0);
+}
+
+TEST_CASE("herd kv without --kv: the only [[kv]], or the embedded store when the file has none", "[kv-cli]") {
+    test::TempDir dir;
+    // No [[kv]] at all: the embedded kv_sqlite store, in data_dir, shared by every herd process.
+    test::write_file(dir / "herd.toml", "[host]\ndata_dir = \"data\"\n");
+    auto herd_kv = [&](std::vector<std::string> rest) {
+        std::vector<std::string> a{test::herd_binary().string(), "kv", "-c", (dir / "herd.toml").string()};
+        a.insert(a.end(), rest.begin(), rest.end());
+        return test::run(a);
+    };
+    REQUIRE(herd_kv({"put", "k", "embedded"}).code == 0);
+    CHECK(herd_kv({"get", "k"}).out == "embedded\n");
+    bool file_in_data_dir = false;
+    for (auto& e : fs::recursive_directory_iterator(dir / "data"))
+        if (e.path().filename() == "kv.sqlite") file_in_data_dir = true;
+    CHECK(file_in_data_dir);
+
+    // Two [[kv]]: which one is ambiguous, and herd says so.
+    test::write_file(dir / "herd.toml", "[host]\ndata_dir = \"data\"\n[[kv]]\nname = \"a\"\nplugin = \"kv_sqlite\"\n"
+                                         "[[kv]]\nname = \"b\"\nplugin = \"kv_sqlite\"\npath = \"b.sqlite\"\n");
+    auto two = herd_kv({"get", "k"});
+    CHECK(two.code == 1);
+    CHECK_THAT(two.err, Contains("several [[kv]] (a, b)") && Contains("--kv"));
 }

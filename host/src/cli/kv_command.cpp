@@ -1,4 +1,4 @@
-// `herd kv -c FILE --kv NAME get|put|list|del|watch`: the configured KV store, for operators
+// `herd kv -c FILE [--kv NAME] get|put|list|del|watch`: the configured KV store, for operators
 // (like etcdctl or consul kv). Values are printed as they are; list and watch print one JSON
 // object per line so scripts can read them.
 #include "cli/commands.hpp"
@@ -37,7 +37,7 @@ int kv(const Common& c, const KvArgs& a) {
     auto opened = open_instance(c, a.config, HERD_KIND_KV, "kv", a.name);
     if (!opened) return 1;
     kv::KvClient client(*opened->instance);
-    const std::string label = "kv \"" + a.name + "\": ";
+    const std::string label = "kv \"" + (a.name.empty() ? opened->instance->name() : a.name) + "\": ";
     try {
         if (a.action == "get") {
             auto e = client.get(a.key);

@@ -28,8 +28,20 @@ std::optional<OpenedInstance> open_instance(const Common& c, const std::filesyst
         return std::nullopt;
     }
     OpenedInstance out{std::move(*loaded.config), nullptr};
-    const auto* ic = find_instance(out.cfg, kind, section, name);
-    if (!ic) return std::nullopt;
+    std::optional<config::InstanceConfig> chosen;
+    if (kind == HERD_KIND_KV && name.empty()) {  // no --kv: the only one, or the embedded store
+        std::string why;
+        chosen = out.cfg.default_kv(&why);
+        if (!chosen) {
+            std::cerr << why << " with --kv\n";
+            return std::nullopt;
+        }
+    } else if (const auto* found = find_instance(out.cfg, kind, section, name)) {
+        chosen = *found;
+    } else {
+        return std::nullopt;
+    }
+    const auto* ic = &*chosen;
     plugins::PluginRegistry registry(metrics::global(), c.isolate);
     if (std::filesystem::is_directory(out.cfg.host.plugin_dir)) registry.scan(out.cfg.host.plugin_dir);
     config::Config build_cfg = out.cfg;

@@ -17,7 +17,8 @@ struct OpenedInstance {
 };
 
 // Loads the configuration, loads its plugins and creates the named [[section]] instance (with
-// `data_dir` instead of the configured one, when given). nullopt after printing every problem.
+// `data_dir` instead of the configured one, when given). For kv an empty name means the default
+// store (Config::default_kv). nullopt after printing every problem.
 std::optional<OpenedInstance> open_instance(const Common& c, const std::filesystem::path& file, herd_kind kind,
                                             const std::string& section, const std::string& name,
                                             const std::optional<std::filesystem::path>& data_dir = std::nullopt);

@@ -401,6 +401,27 @@ private:
 
 Position position_in(const toml::table* table, Position where, std::string_view key_path);
 
+std::optional<InstanceConfig> Config::default_kv(std::string* why) const {
+    std::vector<const InstanceConfig*> kvs;
+    for (const auto& i : instances)
+        if (i.kind == HERD_KIND_KV) kvs.push_back(&i);
+    if (kvs.size() == 1) return *kvs.front();
+    if (kvs.empty()) {
+        InstanceConfig ic;
+        ic.kind = HERD_KIND_KV;
+        ic.section = "kv";
+        ic.name = "default";
+        ic.plugin = "kv_sqlite";
+        ic.settings = nlohmann::json::object();
+        ic.where = {1, 1};
+        return ic;
+    }
+    std::string names;
+    for (const auto* i : kvs) names += (names.empty() ? "" : ", ") + i->name;
+    if (why) *why = file + " defines several [[kv]] (" + names + "): name one";
+    return std::nullopt;
+}
+
 Position InstanceConfig::position_of(std::string_view key_path) const {
     return position_in(table.get(), where, key_path);
 }

@@ -101,6 +101,10 @@ struct Config {
     std::vector<PipelineConfig> pipelines;
 
     const InstanceConfig* find(herd_kind kind, const std::string& name) const;
+    // The KV store used when none is named: the only [[kv]] or, in a file without any, the
+    // embedded store (kv_sqlite, instance "default", its file in data_dir). nullopt when the
+    // file defines several; *why says which.
+    std::optional<InstanceConfig> default_kv(std::string* why) const;
     Diagnostic at(const InstanceConfig& inst, std::string_view key, std::string message) const {
         return {file, inst.position_of(key), std::move(message)};
     }

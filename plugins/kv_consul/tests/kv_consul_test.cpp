@@ -154,3 +154,25 @@ TEST_CASE("kv_consul: configuration errors name the key", "[kv][consul]") {
     CHECK_THAT(create(R"({"address": "http://x", "cert_file": "c.pem"})"), Contains("key_file"));
     CHECK_THAT(create(R"({"address": "http://x", "adress": "typo"})"), Contains("adress"));
 }
+
+TEST_CASE("kv_consul: herd kv works against it end to end", "[kv][consul][kv-cli]") {
+    ConsulDouble consul;
+    test::TempDir dir;
+    test::write_file(dir / "herd.toml", "[host]\ndata_dir = \"data\"\n[[kv]]\nname = \"consul\"\nplugin = \"kv_consul\"\naddress = \"" +
+                                            consul.address() + "\"\nprefix = \"ops/\"\n");
+    auto herd_kv = [&](std::vector<std::string> rest) {
+        std::vector<std::string> a{test::herd_binary().string(), "kv", "-c", (dir / "herd.toml").string(), "--kv", "consul"};
+        a.insert(a.end(), rest.begin(), rest.end());
+        return test::run(a);
+    };
+    auto put = herd_kv({"put", "app/a", "hello"});
+    REQUIRE(put.code == 0);
+    CHECK(herd_kv({"get", "app/a"}).out == "hello\n");
+    CHECK(herd_kv({"put", "app/a", "x", "--expect", "absent"}).code == 3);
+    auto bad = herd_kv({"put", "bad key", "x"});
+    CHECK(bad.code != 0);
+    CHECK_THAT(bad.err, Contains("\"bad key\"") && Contains("nothing was written"));
+    // What herd wrote is where Consul's own tools look: under the prefix.
+    test::HttpConnection c(consul.port());
+    CHECK(c.get("/v1/kv/ops/app/a?raw").body == "hello");
+}
