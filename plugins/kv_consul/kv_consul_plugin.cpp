@@ -82,21 +82,6 @@ Options parse(const sdk::CreateContext& ctx) {
     return o;
 }
 
-// A key as people read it: printable bytes as they are, others as \xNN.
-std::string printable(std::string_view k) {
-    std::string out;
-    for (unsigned char c : k) {
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\x%02x", c);
-            out += b;
-        }
-    }
-    return out;
-}
-
 // Blocking queries per second, as Consul's docs advise: a token bucket (burst 2) so a busy
 // prefix cannot turn a watch into a tight loop against the agent.
 class TokenBucket {
@@ -248,7 +233,7 @@ private:
         return k;
     }
     std::string where(std::string_view key) const {
-        return "kv_consul " + opts_.client.address + ": key \"" + printable(key) + "\" ";
+        return "kv_consul " + opts_.client.address + ": key \"" + sdk::printable_key(key) + "\" ";
     }
     // Runs a client call; its errors get the key in front.
     template <class F>

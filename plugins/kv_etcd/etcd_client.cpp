@@ -20,6 +20,7 @@ herd_status status_of(long http, const json& body) {
     const std::string msg = body.is_object() ? body.value("message", body.value("error", std::string())) : "";
     if (msg.find("compacted") != std::string::npos || msg.find("future revision") != std::string::npos)
         return HERD_ERR_COMPACTED;
+    if (msg.find("too large") != std::string::npos) return HERD_ERR_TOO_LARGE;  // "request is too large" is a 400
     // etcd 3.4 answers auth problems with 400 (InvalidArgument) as often as with 401/403.
     for (const char* auth : {"user name is empty", "permission denied", "invalid auth token", "authentication failed"})
         if (msg.find(auth) != std::string::npos) return HERD_ERR_PERMISSION;

@@ -67,7 +67,7 @@ public:
     ~EtcdKv() override { watches_.stop_all(); }
 
     void get(std::string_view key, const sdk::KvEntrySink& out) override {
-        json r = client_.call("/v3/kv/range", {{"key", base64(full(key))}});
+        json r = sdk::naming_key(key, [&] { return client_.call("/v3/kv/range", {{"key", base64(full(key))}}); });
         if (!r.contains("kvs") || r["kvs"].empty())
             throw sdk::Error(HERD_ERR_NOT_FOUND, "key \"" + std::string(key) + "\" does not exist");
         emit(r["kvs"][0], out);
@@ -80,6 +80,13 @@ public:
         return i64(r["header"], "revision");
     }
     int64_t put(std::string_view key, std::string_view value, int64_t expected, int64_t lease) override {
+        return sdk::naming_key(key, [&] { return put_once(key, value, expected, lease); });
+    }
+    int64_t del(std::string_view key, int64_t expected) override {
+        return sdk::naming_key(key, [&] { return del_once(key, expected); });
+    }
+
+    int64_t put_once(std::string_view key, std::string_view value, int64_t expected, int64_t lease) {
         json put{{"key", base64(full(key))}, {"value", base64(value)}};
         if (lease) put["lease"] = std::to_string(lease);
         if (expected == HERD_KV_EXPECT_ANY) {
@@ -93,7 +100,7 @@ public:
         }
         return txn(key, expected, {{"request_put", put}});
     }
-    int64_t del(std::string_view key, int64_t expected) override {
+    int64_t del_once(std::string_view key, int64_t expected) {
         json del{{"key", base64(full(key))}};
         if (expected == HERD_KV_EXPECT_ANY) {
             json r = client_.call("/v3/kv/deleterange", del);

@@ -64,7 +64,7 @@ public:
 
     void get(std::string_view key, const sdk::KvEntrySink& out) override {
         start_reaper();
-        auto e = store_->get(key);
+        auto e = sdk::naming_key(key, [&] { return store_->get(key); });
         if (!e) throw sdk::Error(HERD_ERR_NOT_FOUND, "key \"" + std::string(key) + "\" does not exist");
         out(e->key, e->value, e->create_revision, e->mod_revision, e->lease);
     }
@@ -74,11 +74,11 @@ public:
     }
     int64_t put(std::string_view key, std::string_view value, int64_t expected, int64_t lease) override {
         start_reaper();
-        return store_->put(key, value, expected, lease);
+        return sdk::naming_key(key, [&] { return store_->put(key, value, expected, lease); });
     }
     int64_t del(std::string_view key, int64_t expected) override {
         start_reaper();
-        return store_->del(key, expected);
+        return sdk::naming_key(key, [&] { return store_->del(key, expected); });
     }
     int64_t lease_grant(int64_t ttl_ms) override {
         start_reaper();

@@ -5,6 +5,7 @@
 #include "http_client.hpp"
 #include "kv_fixture.hpp"
 #include "support.hpp"
+#include "tls.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -175,4 +176,34 @@ TEST_CASE("kv_consul: herd kv works against it end to end", "[kv][consul][kv-cli
     // What herd wrote is where Consul's own tools look: under the prefix.
     test::HttpConnection c(consul.port());
     CHECK(c.get("/v1/kv/ops/app/a?raw").body == "hello");
+}
+
+TEST_CASE("kv_consul over TLS with client certificates: a wrong CA or no certificate is a clear error", "[kv][consul][tls]") {
+    ConsulDouble consul;
+    test::TempDir pki;
+    test::make_pki(pki.path());
+    test::TlsTerminator tls(pki.path(), consul.port());  // Debian's nginx terminating TLS in front of the double
+    test::TempDir dir;
+    const std::string d = pki.path().string();
+    auto cfg = [&](const std::string& ca, bool cert) {
+        std::string c = R"({"address": ")" + tls.url() + R"(", "timeout": "3s", "ca_file": ")" + d + "/" + ca + "\"";
+        if (cert) c += R"(, "cert_file": ")" + d + R"(/client.crt", "key_file": ")" + d + R"(/client.key")";
+        return c + "}";
+    };
+    Kv good(dir.path(), cfg("ca.crt", true), "kv_consul");
+    REQUIRE(good.put("tls/k", "v").status == HERD_OK);
+    CHECK(good.get("tls/k")->first == "v");
+    int64_t from = 0;
+    good.list("tls/", &from);
+    Watcher w(good, "tls/", from);  // blocking queries through TLS too
+    good.put("tls/w", "1");
+    REQUIRE(test::eventually([&] { return w.count() == 1; }));
+
+    Kv wrong_ca(dir.path(), cfg("other.crt", true), "kv_consul");
+    auto r = wrong_ca.put("tls/k", "x");
+    CHECK(r.status == HERD_ERR_UNAVAILABLE);
+    CHECK_THAT(r.message, Contains(tls.url()) && Contains("\"tls/k\"") && (Contains("certificate") || Contains("SSL")));
+    Kv no_cert(dir.path(), cfg("ca.crt", false), "kv_consul");
+    CHECK(no_cert.put("tls/k", "x").status != HERD_OK);  // nginx demands a client certificate (400)
+    CHECK(good.get("tls/k")->first == "v");               // nothing written by the refused ones
 }

@@ -3,6 +3,7 @@
 #include "etcd_server.hpp"
 #include "kv_fixture.hpp"
 #include "support.hpp"
+#include "tls.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -69,17 +70,7 @@ TEST_CASE("kv_etcd: leases, and errors that name the endpoint", "[kv][etcd]") {
 TEST_CASE("kv_etcd over TLS with client certificates: a wrong CA is a clear error", "[kv][etcd][tls]") {
     test::TempDir dir;
     const auto d = dir.path().string();
-    // A CA, a server certificate for 127.0.0.1 and a client certificate — and a second, unrelated CA.
-    auto made = test::run({"bash", "-ec",
-                           "cd " + d + "\n"
-                           "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=herd-test-ca 2>/dev/null\n"
-                           "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 1 -subj /CN=other-ca 2>/dev/null\n"
-                           "for who in server client; do\n"
-                           "  openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj /CN=$who 2>/dev/null\n"
-                           "  printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > $who.ext\n"
-                           "  openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $who.crt -days 1 -extfile $who.ext 2>/dev/null\n"
-                           "done\n"});
-    REQUIRE(made.code == 0);
+    test::make_pki(dir.path());
     const uint16_t client = test::free_port(), peer = test::free_port();
     const std::string url = "https://127.0.0.1:" + std::to_string(client);
     test::Process etcd({"/usr/bin/etcd", "--name", "t", "--data-dir", d + "/data", "--listen-client-urls", url,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <herd/plugin_api.h>
+#include <herd/sdk/error.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -29,6 +30,35 @@ inline std::string prefix_end(std::string_view prefix) {
         end.pop_back();  // 0xff carries over
     }
     return end;
+}
+
+// A key as people read it: printable ASCII as it is, every other byte as \xNN.
+inline std::string printable_key(std::string_view key) {
+    std::string out;
+    for (unsigned char c : key) {
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            static const char* hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+// Runs f; an Error it throws comes out naming the key (unless its message already does), so
+// every failure of a KV call says which key it was about.
+template <class F>
+auto naming_key(std::string_view key, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const Error& e) {
+        const std::string named = "key \"" + printable_key(key) + "\"";
+        if (std::string_view(e.what()).find(named) != std::string_view::npos) throw;
+        throw Error(e.status(), named + ": " + e.what());
+    }
 }
 
 // One thread per watch. The body gets a Stop it checks (or sleeps on) and returns when asked.
