@@ -34,6 +34,7 @@ endfunction()
 find_package(nlohmann_json REQUIRED)
 add_library(herd_test_doubles STATIC
   ${CMAKE_CURRENT_LIST_DIR}/doubles/http_double.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/doubles/consul_double.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/doubles/consul_double.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/doubles/k8s_double.cpp)
 target_include_directories(herd_test_doubles PUBLIC ${CMAKE_CURRENT_LIST_DIR}/doubles)
 target_link_libraries(herd_test_doubles PUBLIC nlohmann_json::nlohmann_json Boost::headers Threads::Threads)

@@ -54,6 +54,19 @@ struct Exchange {
         if (!tls.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, tls.ca_file.c_str());
         if (!tls.cert_file.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, tls.cert_file.c_str());
         if (!tls.key_file.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, tls.key_file.c_str());
+        auto blob = [&](CURLoption opt, const std::string& pem) {
+            curl_blob b{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+            curl_easy_setopt(h, opt, &b);
+        };
+        if (!tls.ca_pem.empty()) blob(CURLOPT_CAINFO_BLOB, tls.ca_pem);
+        if (!tls.cert_pem.empty()) {
+            blob(CURLOPT_SSLCERT_BLOB, tls.cert_pem);
+            curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        }
+        if (!tls.key_pem.empty()) {
+            blob(CURLOPT_SSLKEY_BLOB, tls.key_pem);
+            curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+        }
         if (tls.insecure_skip_verify) {
             curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -16,6 +16,7 @@ namespace herd::net {
 
 struct TlsFiles {
     std::string ca_file, cert_file, key_file;  // empty = system CAs / no client certificate
+    std::string ca_pem, cert_pem, key_pem;     // the same in memory (kubeconfig's *-data); win over files
     bool insecure_skip_verify = false;
 };
 

@@ -37,7 +37,7 @@ herd_status status_of(long http, const json& body) {
 }  // namespace
 
 EtcdClient::EtcdClient(ClientOptions o)
-    : o_(std::move(o)), http_(net::TlsFiles{o_.ca_file, o_.cert_file, o_.key_file, false}) {}
+    : o_(std::move(o)), http_(net::TlsFiles{o_.ca_file, o_.cert_file, o_.key_file, {}, {}, {}, false}) {}
 
 EtcdClient::~EtcdClient() = default;
 

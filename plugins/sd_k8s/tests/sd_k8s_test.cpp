@@ -1,0 +1,202 @@
+// sd_k8s as herd runs it, against the Kubernetes double: list + watch, every way a watch ends or
+// breaks, authentication and its failures, kubeconfig, the mpp shortcuts.
+#include "discovery_fixture.hpp"
+#include "k8s_double.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace herd;
+using Catch::Matchers::Contains;
+using nlohmann::json;
+using test::K8sDouble;
+using test::RunningDiscovery;
+using Addresses = std::set<std::string>;
+
+namespace {
+
+json pod(const std::string& name, const std::string& ip, bool ready = true, const std::string& app = "prometheus") {
+    return {{"metadata", {{"name", name}, {"namespace", "monitoring"}, {"labels", {{"app", app}}}}},
+            {"spec", {{"containers", {{{"name", "prometheus"}, {"image", "prom"},
+                                       {"ports", {{{"name", "web"}, {"containerPort", 9090}, {"protocol", "TCP"}},
+                                                  {{"name", "metrics-udp"}, {"containerPort", 9091}, {"protocol", "UDP"}}}}}}}}},
+            {"status", {{"phase", "Running"}, {"podIP", ip}, {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}}}};
+}
+
+json endpoints(const std::vector<std::string>& ready, const std::vector<std::string>& not_ready = {}) {
+    json addrs = json::array(), nr = json::array();
+    for (const auto& ip : ready) addrs.push_back({{"ip", ip}});
+    for (const auto& ip : not_ready) nr.push_back({{"ip", ip}});
+    return {{"metadata", {{"name", "prometheus"}, {"namespace", "monitoring"}}},
+            {"subsets", {{{"addresses", addrs}, {"notReadyAddresses", nr},
+                          {"ports", {{{"name", "web"}, {"port", 9090}, {"protocol", "TCP"}}, {{"name", "grpc"}, {"port", 10901}, {"protocol", "TCP"}}}}}}}};
+}
+
+std::string config(const K8sDouble& k8s, const std::string& extra) {
+    return R"({"api_server": ")" + k8s.url() + R"(", "timeout": "2s")" + extra + "}";
+}
+
+}  // namespace
+
+TEST_CASE("sd_k8s: pods are listed, then followed by the watch", "[sd_k8s]") {
+    K8sDouble k8s;
+    k8s.apply("pods", pod("prom-0", "10.0.0.1"));
+    k8s.apply("pods", pod("other", "10.0.0.9", true, "grafana"));
+    test::TempDir dir;
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "pod", "namespaces": ["monitoring"], "label_selector": "app=prometheus")"), dir.path());
+    REQUIRE(test::eventually([&] { return sd.addresses() == Addresses{"10.0.0.1:9090", "10.0.0.1:9091"}; }));
+    CHECK(k8s.saw_query("labelSelector=app%3Dprometheus"));
+    auto g = sd.groups().at(0);
+    CHECK(g.source == "pod/monitoring/prom-0");
+    CHECK(g.labels.at("__meta_kubernetes_pod_label_app") == "prometheus");
+
+    k8s.apply("pods", pod("prom-1", "10.0.0.2"));  // ADDED
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.2:9090") == 1; }));
+    k8s.apply("pods", pod("prom-1", "10.0.0.3"));  // MODIFIED: a new IP
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.3:9090") == 1 && sd.addresses().count("10.0.0.2:9090") == 0; }));
+    k8s.remove("pods", "monitoring", "prom-0");  // DELETED: its group empties
+    REQUIRE(test::eventually([&] { return sd.addresses() == Addresses{"10.0.0.3:9090", "10.0.0.3:9091"}; }));
+    CHECK(k8s.lists() == 1);  // one list, then only the watch
+}
+
+TEST_CASE("sd_k8s: 410 as an HTTP status and as an in-stream ERROR both lead to a relist", "[sd_k8s]") {
+    K8sDouble k8s;
+    k8s.apply("pods", pod("prom-0", "10.0.0.1"));
+    test::TempDir dir;
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "pod", "watch_timeout": "1s")"), dir.path());
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.1:9090") == 1; }));
+
+    // The history is gone: the next watch (after this one's timeoutSeconds) gets HTTP 410.
+    k8s.compact();
+    k8s.expire_next_watch(K8sDouble::Expire::http_status);
+    REQUIRE(test::eventually([&] { return k8s.lists() >= 2; }, std::chrono::seconds(10)));
+    k8s.remove("pods", "monitoring", "prom-0");
+    k8s.apply("pods", pod("prom-1", "10.0.0.2"));
+    REQUIRE(test::eventually([&] { return sd.addresses() == Addresses{"10.0.0.2:9090", "10.0.0.2:9091"}; }));
+    const size_t lists = k8s.lists();
+
+    k8s.expire_next_watch(K8sDouble::Expire::in_stream);
+    REQUIRE(test::eventually([&] { return k8s.lists() > lists; }));
+    k8s.apply("pods", pod("prom-2", "10.0.0.3"));
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.3:9090") == 1; }));
+    CHECK_FALSE(sd.failing());  // a 410 is routine, not an error
+}
+
+TEST_CASE("sd_k8s: a watch ended by timeoutSeconds, cut mid-line, or of bookmarks only resumes without a relist", "[sd_k8s]") {
+    K8sDouble k8s;
+    test::TempDir dir;
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "pod", "watch_timeout": "1s")"), dir.path());
+    REQUIRE(test::eventually([&] { return k8s.watches() >= 1; }));
+    k8s.apply("pods", pod("a", "10.0.0.1"));
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.1:9090") == 1; }));
+    const size_t watches = k8s.watches();
+    REQUIRE(test::eventually([&] { return k8s.watches() > watches; }, std::chrono::seconds(10)));  // timeoutSeconds passed
+    k8s.apply("pods", pod("b", "10.0.0.2"));
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.2:9090") == 1; }));
+
+    k8s.cut_next_watch_mid_line();
+    const size_t before_cut = k8s.watches();
+    REQUIRE(test::eventually([&] { return k8s.watches() > before_cut; }, std::chrono::seconds(10)));
+    k8s.apply("pods", pod("c", "10.0.0.3"));  // delivered half, then the connection drops ...
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.3:9090") == 1; }, std::chrono::seconds(10)));  // ... and again whole
+
+    k8s.bookmarks_only_next_watch();
+    k8s.apply("pods", pod("d", "10.0.0.4"));
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.4:9090") == 1; }, std::chrono::seconds(10)));
+    CHECK(k8s.lists() == 1);
+    CHECK(sd.addresses().size() == 8);
+}
+
+TEST_CASE("sd_k8s: endpoints of a Service with the mpp shortcuts: one port, ready only", "[sd_k8s]") {
+    K8sDouble k8s;
+    k8s.apply("endpoints", endpoints({"10.0.0.1", "10.0.0.2"}, {"10.0.0.3"}));
+    test::TempDir dir;
+    RunningDiscovery all("sd_k8s", config(k8s, R"(, "service": "prometheus")"), dir.path(), "all");
+    RunningDiscovery web("sd_k8s", config(k8s, R"(, "service": "prometheus", "port": "grpc", "ready_only": true)"), dir.path(), "web");
+    // Default: each address's first TCP port (ready or not); with port and ready_only: exactly that.
+    REQUIRE(test::eventually([&] { return all.addresses() == Addresses{"10.0.0.1:9090", "10.0.0.2:9090", "10.0.0.3:9090"}; }));
+    REQUIRE(test::eventually([&] { return web.addresses() == Addresses{"10.0.0.1:10901", "10.0.0.2:10901"}; }));
+    CHECK(k8s.saw_query("fieldSelector=metadata.name%3Dprometheus"));
+    // A replica appears (scaled up): it is a backend without a restart.
+    k8s.apply("endpoints", endpoints({"10.0.0.1", "10.0.0.2", "10.0.0.4"}));
+    REQUIRE(test::eventually([&] { return web.addresses().count("10.0.0.4:10901") == 1; }));
+}
+
+TEST_CASE("sd_k8s: a wrong token, a 401 then success, and a rotated token file", "[sd_k8s]") {
+    K8sDouble::Options o;
+    o.token = "first";
+    K8sDouble k8s(o);
+    k8s.apply("pods", pod("a", "10.0.0.1"));
+    test::TempDir dir;
+    test::write_file(dir / "token", "first\n");
+    {
+        RunningDiscovery wrong("sd_k8s", config(k8s, R"(, "role": "pod", "bearer_token": "nope")"), dir.path());
+        REQUIRE(test::eventually([&] { return wrong.failing(); }));
+        CHECK_THAT(wrong.last_error(), Contains("401") && Contains(k8s.url()));
+        CHECK(wrong.addresses().empty());
+    }
+    k8s.unauthorized_next(1);  // one 401, then the token works
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "pod", "bearer_token_file": "token")"), dir.path());
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.1:9090") == 1; }, std::chrono::seconds(10)));
+    // The server rotates the token and the file follows: the next requests use the new one.
+    k8s.set_token("second");
+    test::write_file_atomic(dir / "token", "second\n");
+    k8s.expire_next_watch(K8sDouble::Expire::in_stream);  // force a new list and watch
+    k8s.apply("pods", pod("b", "10.0.0.2"));
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.2:9090") == 1; }, std::chrono::seconds(15)));
+}
+
+TEST_CASE("sd_k8s: malformed answers and an unreachable server keep the last good groups", "[sd_k8s]") {
+    K8sDouble k8s;
+    k8s.apply("pods", pod("a", "10.0.0.1"));
+    test::TempDir dir;
+    k8s.malformed_next_list();
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "pod", "watch_timeout": "1s")"), dir.path());
+    REQUIRE(test::eventually([&] { return !sd.last_error().empty(); }));
+    CHECK_THAT(sd.last_error(), Contains("malformed"));
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.1:9090") == 1; }, std::chrono::seconds(10)));  // retried
+
+    k8s.server().stop();  // the API server goes away: errors, the last groups stay
+    REQUIRE(test::eventually([&] { return sd.failing(); }, std::chrono::seconds(15)));
+    CHECK(sd.addresses().count("10.0.0.1:9090") == 1);
+    CHECK_THAT(sd.reg.render(), Contains("herd_discovery_errors_total{discovery=\"sd\"}"));
+    k8s.server().start();
+    k8s.apply("pods", pod("b", "10.0.0.2"));
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.2:9090") == 1; }, std::chrono::seconds(40)));
+}
+
+TEST_CASE("sd_k8s: kubeconfig with a chosen context, and configuration errors", "[sd_k8s]") {
+    K8sDouble::Options o;
+    o.token = "kube-token";
+    K8sDouble k8s(o);
+    k8s.apply("nodes", json::parse(R"({"metadata": {"name": "n1"}, "status": {"addresses": [{"type": "InternalIP", "address": "10.9.0.1"}],
+                                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}})"));
+    test::TempDir dir;
+    test::write_file(dir / "kubeconfig",
+                     "apiVersion: v1\nkind: Config\ncurrent-context: broken\n"
+                     "clusters:\n- name: c\n  cluster:\n    server: " + k8s.url() + "\n"
+                     "- name: nowhere\n  cluster:\n    server: http://127.0.0.1:1\n"
+                     "users:\n- name: u\n  user:\n    token: kube-token\n"
+                     "contexts:\n- name: good\n  context: {cluster: c, user: u, namespace: monitoring}\n"
+                     "- name: broken\n  context: {cluster: nowhere, user: u}\n");
+    RunningDiscovery sd("sd_k8s", R"({"kubeconfig": "kubeconfig", "context": "good", "role": "node"})", dir.path());
+    REQUIRE(test::eventually([&] { return sd.addresses() == Addresses{"10.9.0.1:10250"}; }));
+
+    metrics::Registry reg;
+    plugins::PluginRegistry plugins(reg, false);
+    auto r = plugins.load(test::plugin_dir() / "sd_k8s.so");
+    REQUIRE(r.plugin);
+    auto create = [&](const std::string& cfg) {
+        plugins::CreateError err;
+        auto inst = plugins::Instance::create(r.plugin, r.plugin->factories.at(0), "k", cfg, dir.path(), dir.path(), &err);
+        CHECK_FALSE(inst);
+        return err.key + ": " + err.message;
+    };
+    CHECK_THAT(create(R"({"kubeconfig": "kubeconfig", "context": "nope", "role": "pod"})"), Contains("no context named \"nope\""));
+    CHECK_THAT(create(R"({"kubeconfig": "missing", "role": "pod"})"), Contains("kubeconfig"));
+    CHECK_THAT(create(R"({"api_server": "http://x", "role": "pods"})"), Contains("role") && Contains("not a role"));
+    CHECK_THAT(create(R"({"api_server": "http://x"})"), Contains("role"));
+    CHECK_THAT(create(R"({"api_server": "http://x", "service": "a", "pod_selector": "b=c"})"), Contains("pod_selector"));
+    CHECK_THAT(create(R"({"api_server": "http://x", "role": "pod", "namespace": "typo"})"), Contains("namespace"));
+}
