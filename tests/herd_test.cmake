@@ -35,6 +35,8 @@ find_package(nlohmann_json REQUIRED)
 add_library(herd_test_doubles STATIC
   ${CMAKE_CURRENT_LIST_DIR}/doubles/http_double.cpp
   ${CMAKE_CURRENT_LIST_DIR}/doubles/consul_double.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/doubles/k8s_double.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/doubles/k8s_double.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/doubles/marathon_double.cpp)
 target_include_directories(herd_test_doubles PUBLIC ${CMAKE_CURRENT_LIST_DIR}/doubles)
-target_link_libraries(herd_test_doubles PUBLIC nlohmann_json::nlohmann_json Boost::headers Threads::Threads)
+find_package(OpenSSL REQUIRED)
+target_link_libraries(herd_test_doubles PUBLIC nlohmann_json::nlohmann_json Boost::headers Threads::Threads OpenSSL::Crypto)

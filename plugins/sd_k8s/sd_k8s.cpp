@@ -75,10 +75,10 @@ Options parse(const sdk::CreateContext& ctx) {
         o.shortcut = true;
         o.label_selector = *pod_selector;
     }
-    if (cfg.has("port")) {
-        const auto& raw = cfg.raw()["port"];
-        if (raw.is_number_integer()) o.port = std::to_string(raw.get<int64_t>());
-        else o.port = cfg.string("port", "");
+    if (auto port = cfg.value("port")) {
+        if (port->is_number_integer()) o.port = std::to_string(port->get<int64_t>());
+        else if (port->is_string()) o.port = port->get<std::string>();
+        else throw sdk::ConfigError("port", "must be a port name or number");
         o.shortcut = true;
     }
     o.ready_only = cfg.boolean("ready_only").value_or(false);

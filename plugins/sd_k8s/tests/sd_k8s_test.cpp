@@ -113,7 +113,7 @@ TEST_CASE("sd_k8s: endpoints of a Service with the mpp shortcuts: one port, read
     k8s.apply("endpoints", endpoints({"10.0.0.1", "10.0.0.2"}, {"10.0.0.3"}));
     test::TempDir dir;
     RunningDiscovery all("sd_k8s", config(k8s, R"(, "service": "prometheus")"), dir.path(), "all");
-    RunningDiscovery web("sd_k8s", config(k8s, R"(, "service": "prometheus", "port": "grpc", "ready_only": true)"), dir.path(), "web");
+    RunningDiscovery web("sd_k8s", config(k8s, R"(, "service": "prometheus", "port": 10901, "ready_only": true)"), dir.path(), "web");
     // Default: each address's first TCP port (ready or not); with port and ready_only: exactly that.
     REQUIRE(test::eventually([&] { return all.addresses() == Addresses{"10.0.0.1:9090", "10.0.0.2:9090", "10.0.0.3:9090"}; }));
     REQUIRE(test::eventually([&] { return web.addresses() == Addresses{"10.0.0.1:10901", "10.0.0.2:10901"}; }));

@@ -69,6 +69,12 @@ public:
         }
         return out;
     }
+    // Any value, as JSON, for keys that take several types (a port by name or number).
+    std::optional<nlohmann::json> value(const std::string& key) {
+        const auto* v = find(key);
+        if (!v) return std::nullopt;
+        return *v;
+    }
     // A nested table, as JSON, for the plugin to walk itself.
     std::optional<nlohmann::json> table(const std::string& key) {
         const auto* v = find(key);
