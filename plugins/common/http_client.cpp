@@ -110,7 +110,8 @@ struct Exchange {
         if (rc == CURLE_ABORTED_BY_CALLBACK && req.cancel && req.cancel->load())
             throw sdk::Error(HERD_ERR_UNAVAILABLE, what + "cancelled");
         if (rc == CURLE_OPERATION_TIMEDOUT)
-            throw sdk::Error(HERD_ERR_TIMEOUT, what + "no answer within " + std::to_string(req.timeout.count()) + " ms");
+            throw sdk::Error(HERD_ERR_TIMEOUT, what + (req.timeout.count() ? "no answer within " + std::to_string(req.timeout.count()) + " ms"
+                                                                           : std::string("the stream stayed silent too long")));
         throw sdk::Error(HERD_ERR_UNAVAILABLE, what + curl_easy_strerror(rc));
     }
     CurlPool& pool_;

@@ -51,7 +51,7 @@ void Informer::run(sdk::WatchSet::Stop& stop) {
                         throw sdk::Error(HERD_ERR_INVALID_ARGUMENT, "watch " + path_ + ": unknown event type \"" + type + "\"");
                     if (!next.empty()) rv = next;
                     backoff = min_backoff;  // the server is talking sense again
-                }, stop.flag());
+                }, stop.flag(), std::chrono::seconds(watch_timeout_s_ + 30));
                 // timeoutSeconds passed: the server ended the watch; go on from the last version.
             } catch (const sdk::Error& e) {
                 if (stop.requested()) return;

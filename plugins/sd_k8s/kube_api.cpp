@@ -148,7 +148,7 @@ KubeClient::ListResult KubeClient::list(const std::string& path, const std::stri
 }
 
 void KubeClient::watch(const std::string& path, const std::string& query, const std::function<void(const json&)>& on_event,
-                       const std::atomic<bool>& stop) {
+                       const std::atomic<bool>& stop, std::chrono::seconds idle) {
     const std::string url = c_.server + path + "?watch=1&" + query;
     net::HttpRequest req = request(url);
     req.timeout = std::chrono::milliseconds(0);  // the server ends it (timeoutSeconds); a silent one is cut below
@@ -170,7 +170,7 @@ void KubeClient::watch(const std::string& path, const std::string& query, const 
                 throw sdk::Error(HERD_ERR_INVALID_ARGUMENT, c_.server + ": malformed watch event on " + path);
             on_event(ev);
         });
-    }, std::chrono::seconds(std::max<int64_t>(60, timeout_.count() / 1000)));
+    }, idle);
     if (r.status != 200) fail(r.status, url, error_body);
 }
 

@@ -46,8 +46,10 @@ public:
 
     // GET path?watch=1&... streamed: on_event gets each event object. Returns normally when the
     // server ends the stream (timeoutSeconds); throws as list() does, and on a malformed line.
+    // A stream silent for `idle` counts as broken: quiet collections send nothing for minutes,
+    // so idle must outlast the watch's timeoutSeconds.
     void watch(const std::string& path, const std::string& query, const std::function<void(const nlohmann::json&)>& on_event,
-               const std::atomic<bool>& stop);
+               const std::atomic<bool>& stop, std::chrono::seconds idle);
 
     const Connection& connection() const { return c_; }
 
