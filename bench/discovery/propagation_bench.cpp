@@ -19,7 +19,7 @@
 #include "proxy/backend_table.hpp"
 #include "runtime/discovery_runner.hpp"
 
-#include "http_client.hpp"
+#include "curl_http.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

@@ -3,7 +3,7 @@
 // status and a message that names the agent.
 #pragma once
 
-#include "http_client.hpp"
+#include "curl_http.hpp"
 
 #include <nlohmann/json.hpp>
 

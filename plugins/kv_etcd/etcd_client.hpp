@@ -3,7 +3,7 @@
 // base64-encoded; 64-bit integers travel as JSON strings (reference: etcd-v3-gateway.md).
 #pragma once
 
-#include "http_client.hpp"
+#include "curl_http.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 // tokens rotate). Reference: kubernetes-api.md.
 #pragma once
 
-#include "http_client.hpp"
+#include "curl_http.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 #include "dcos_auth.hpp"
 
-#include "http_client.hpp"
+#include "curl_http.hpp"
 
 #include <herd/sdk/error.hpp>
 

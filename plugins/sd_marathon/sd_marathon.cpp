@@ -14,7 +14,7 @@
 //   dcos_credentials_file = "..."   # {"uid", "login_endpoint", "private_key" | "password"}
 //   ca_file, cert_file, key_file, insecure_skip_verify      # TLS
 #include "dcos_auth.hpp"
-#include "http_client.hpp"
+#include "curl_http.hpp"
 #include "marathon_targets.hpp"
 
 #include <herd/sdk/json_config.hpp>

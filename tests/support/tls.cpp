@@ -21,7 +21,7 @@ void make_pki(const fs::path& dir) {
 TlsTerminator::TlsTerminator(const fs::path& pki, uint16_t upstream_port) : port_(free_port()) {
     const std::string d = dir_.path().string(), p = pki.string();
     write_file(dir_ / "nginx.conf",
-               "worker_processes 1;\ndaemon off;\nuser root;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log warn;\n"
+               "master_process off;\ndaemon off;\nuser root;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log warn;\n"
                "events { worker_connections 256; }\n"
                "http {\n  access_log off;\n  client_max_body_size 16m;\n"
                "  client_body_temp_path " + d + "/body;\n  proxy_temp_path " + d + "/proxy;\n"
@@ -41,7 +41,7 @@ TlsTerminator::TlsTerminator(const fs::path& pki, uint16_t upstream_port) : port
 }
 
 TlsTerminator::~TlsTerminator() {
-    nginx_->signal(SIGTERM);  // the master stops its worker (a SIGKILLed master would leave it behind)
+    nginx_->signal(SIGTERM);  // one process (master_process off): nothing is left behind
     nginx_->wait(std::chrono::seconds(10));
 }
 

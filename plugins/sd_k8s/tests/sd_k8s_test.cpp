@@ -2,7 +2,9 @@
 // breaks, authentication and its failures, kubeconfig, the mpp shortcuts.
 #include "discovery_fixture.hpp"
 #include "k8s_double.hpp"
+#include "curl_http.hpp"
 #include "support.hpp"
+#include "tls.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -199,4 +201,31 @@ TEST_CASE("sd_k8s: kubeconfig with a chosen context, and configuration errors", 
     CHECK_THAT(create(R"({"api_server": "http://x"})"), Contains("role"));
     CHECK_THAT(create(R"({"api_server": "http://x", "service": "a", "pod_selector": "b=c"})"), Contains("pod_selector"));
     CHECK_THAT(create(R"({"api_server": "http://x", "role": "pod", "namespace": "typo"})"), Contains("namespace"));
+}
+
+TEST_CASE("sd_k8s: kubeconfig with CA and client certificate as data, current-context, over TLS", "[sd_k8s][tls]") {
+    K8sDouble k8s;
+    k8s.apply("pods", pod("a", "10.0.0.1"));
+    test::TempDir pki;
+    test::make_pki(pki.path());
+    test::TlsTerminator tls(pki.path(), k8s.server().port());  // Debian's nginx: TLS, client certificate required
+    auto b64 = [&](const std::string& file) { return net::base64(test::read_file(pki / file)); };
+    test::TempDir dir;
+    auto kubeconfig = [&](const std::string& ca) {
+        return "apiVersion: v1\nkind: Config\ncurrent-context: prod\n"
+               "clusters:\n- name: c\n  cluster:\n    server: " + tls.url() + "\n    certificate-authority-data: " + b64(ca) + "\n"
+               "users:\n- name: u\n  user:\n    client-certificate-data: " + b64("client.crt") + "\n    client-key-data: " + b64("client.key") + "\n"
+               "contexts:\n- name: prod\n  context: {cluster: c, user: u}\n";
+    };
+    test::write_file(dir / "good.yaml", kubeconfig("ca.crt"));
+    RunningDiscovery sd("sd_k8s", R"({"kubeconfig": "good.yaml", "role": "pod"})", dir.path(), "good");
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.1:9090") == 1; }));
+    k8s.apply("pods", pod("b", "10.0.0.2"));  // the watch streams through TLS too
+    REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.2:9090") == 1; }));
+
+    test::write_file(dir / "wrong.yaml", kubeconfig("other.crt"));  // a CA that did not sign the server
+    RunningDiscovery wrong("sd_k8s", R"({"kubeconfig": "wrong.yaml", "role": "pod"})", dir.path(), "wrong");
+    REQUIRE(test::eventually([&] { return wrong.failing(); }));
+    CHECK_THAT(wrong.last_error(), Contains(tls.url()) && (Contains("certificate") || Contains("SSL")));
+    CHECK(wrong.addresses().empty());
 }

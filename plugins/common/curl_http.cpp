@@ -1,4 +1,4 @@
-#include "http_client.hpp"
+#include "curl_http.hpp"
 
 #include <herd/sdk/error.hpp>
 
