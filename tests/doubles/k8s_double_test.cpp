@@ -51,7 +51,7 @@ TEST_CASE("k8s double: lists, selectors, pagination", "[doubles][k8s]") {
     CHECK(c.get("/api/v1/widgets").status == 404);
 }
 
-TEST_CASE("k8s double: watch from a version exactly, or synthetic ADDED from none; timeoutSeconds ends it", "[doubles][k8s]") {
+TEST_CASE("k8s double: watch from a version exactly, or synthetic ADDED from none, timeoutSeconds ends it", "[doubles][k8s]") {
     K8sDouble k8s;
     k8s.apply("pods", pod("a", "x"));
     const std::string rv = k8s.apply("pods", pod("b", "x"));

@@ -79,7 +79,7 @@ TEST_CASE("k8s targets: pod role, one target per container port, bare IP for con
     CHECK(g["targets"] == expected_targets);
 }
 
-TEST_CASE("k8s targets: a pod without an IP is an empty group; IPv6 addresses are bracketed", "[sd_k8s]") {
+TEST_CASE("k8s targets: a pod without an IP is an empty group, IPv6 addresses are bracketed", "[sd_k8s]") {
     json p = pod();
     p["status"].erase("podIP");
     json g = pod_group(p);

@@ -6,7 +6,7 @@
 using namespace herd::sd_marathon;
 using nlohmann::json;
 
-TEST_CASE("marathon targets: container network uses containerPort and the task's IP; labels sanitised", "[sd_marathon]") {
+TEST_CASE("marathon targets: container network uses containerPort and the task's IP, labels sanitised", "[sd_marathon]") {
     const json app = json::parse(R"({"id": "/grp/prometheus", "labels": {"team": "sre", "a.b-c": "x"}, "requirePorts": false,
       "container": {"docker": {"image": "prom/prometheus:v2.42.0"},
                     "portMappings": [{"containerPort": 9090, "hostPort": 0, "servicePort": 10000, "labels": {"metrics": "/metrics"}},

@@ -38,7 +38,7 @@ TEST_CASE("sd_marathon: apps become groups, a vanished app an empty one, a dead 
     CHECK_FALSE(sd.failing());
 }
 
-TEST_CASE("sd_marathon: token, token file and basic auth; a wrong one is a clear error", "[sd_marathon]") {
+TEST_CASE("sd_marathon: token, token file and basic auth, a wrong one is a clear error", "[sd_marathon]") {
     MarathonDouble::Options o;
     o.token = "s3cret";
     MarathonDouble m(o);
@@ -90,7 +90,7 @@ TEST_CASE("sd_marathon: DC/OS service account: RS256 JWT login, and a new login 
     CHECK_THAT(other.last_error(), Contains("DC/OS login as \"herd-sa\"") && Contains("401"));
 }
 
-TEST_CASE("sd_marathon: malformed answers keep the last good groups; configuration errors name the key", "[sd_marathon]") {
+TEST_CASE("sd_marathon: malformed answers keep the last good groups, configuration errors name the key", "[sd_marathon]") {
     MarathonDouble m;
     m.set_apps({app("/a", "h", 1)});
     test::TempDir dir;
