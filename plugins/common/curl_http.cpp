@@ -40,6 +40,8 @@ struct Exchange {
     Exchange(CurlPool& pool, const TlsFiles& tls, const HttpRequest& req, HttpResponse* out) : pool_(pool), h(pool.take()) {
         curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        errbuf[0] = '\0';
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);  // the detail ("certificate has expired"), not only the class
         if (req.method == "GET") {
             curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
         } else {
@@ -98,6 +100,7 @@ struct Exchange {
         }
     }
     ~Exchange() {
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);  // the buffer dies with this exchange; the handle lives on
         curl_slist_free_all(headers);
         pool_.give(h);
     }
@@ -112,11 +115,12 @@ struct Exchange {
         if (rc == CURLE_OPERATION_TIMEDOUT)
             throw sdk::Error(HERD_ERR_TIMEOUT, what + (req.timeout.count() ? "no answer within " + std::to_string(req.timeout.count()) + " ms"
                                                                            : std::string("the stream stayed silent too long")));
-        throw sdk::Error(HERD_ERR_UNAVAILABLE, what + curl_easy_strerror(rc));
+        throw sdk::Error(HERD_ERR_UNAVAILABLE, what + (errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc))));
     }
     CurlPool& pool_;
     CURL* h;
     curl_slist* headers = nullptr;
+    char errbuf[CURL_ERROR_SIZE];
 };
 
 }  // namespace

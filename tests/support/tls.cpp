@@ -18,6 +18,17 @@ void make_pki(const fs::path& dir) {
     if (made.code != 0) throw std::runtime_error("openssl could not make the test PKI: " + made.err);
 }
 
+void expire_server_certificate(const fs::path& dir) {
+    auto made = run({"bash", "-ec", "cd '" + dir.string() + "'\n"
+                     "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 0 "
+                     "-extfile server.ext 2>/dev/null\n"});
+    if (made.code != 0) throw std::runtime_error("openssl could not re-sign the server certificate: " + made.err);
+    // notAfter is the signing second: expired as soon as the clock moves past it.
+    if (!eventually([&] { return run({"openssl", "x509", "-in", (dir / "server.crt").string(), "-noout", "-checkend", "0"}).code != 0; },
+                    std::chrono::seconds(5)))
+        throw std::runtime_error("the re-signed server certificate did not expire");
+}
+
 TlsTerminator::TlsTerminator(const fs::path& pki, uint16_t upstream_port) : port_(free_port()) {
     const std::string d = dir_.path().string(), p = pki.string();
     write_file(dir_ / "nginx.conf",
@@ -34,7 +45,7 @@ TlsTerminator::TlsTerminator(const fs::path& pki, uint16_t upstream_port) : port
                "      proxy_read_timeout 15m;\n    }\n  }\n}\n");
     nginx_ = std::make_unique<Process>(std::vector<std::string>{"/usr/sbin/nginx", "-c", d + "/nginx.conf", "-p", d}, dir_.path(), "nginx");
     if (!eventually([&] {
-            return run({"curl", "-s", "-o", "/dev/null", "--cacert", p + "/ca.crt", "--cert", p + "/client.crt", "--key",
+            return run({"curl", "-s", "-k", "-o", "/dev/null", "--cert", p + "/client.crt", "--key",
                         p + "/client.key", url() + "/"}, std::chrono::seconds(5)).code == 0;
         }, std::chrono::seconds(20)))
         throw std::runtime_error("nginx (TLS terminator) did not come up: " + nginx_->err() + read_file(dir_ / "error.log"));

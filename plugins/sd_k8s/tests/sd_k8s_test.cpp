@@ -2,6 +2,7 @@
 // breaks, authentication and its failures, kubeconfig, the mpp shortcuts.
 #include "discovery_fixture.hpp"
 #include "k8s_double.hpp"
+#include "kube_api.hpp"
 #include "curl_http.hpp"
 #include "support.hpp"
 #include "tls.hpp"
@@ -228,4 +229,45 @@ TEST_CASE("sd_k8s: kubeconfig with CA and client certificate as data, current-co
     REQUIRE(test::eventually([&] { return wrong.failing(); }));
     CHECK_THAT(wrong.last_error(), Contains(tls.url()) && (Contains("certificate") || Contains("SSL")));
     CHECK(wrong.addresses().empty());
+}
+
+TEST_CASE("sd_k8s: an expired server certificate and a slow API server are clear errors", "[sd_k8s][tls]") {
+    K8sDouble k8s;
+    k8s.apply("pods", pod("a", "10.0.0.1"));
+    test::TempDir pki;
+    test::make_pki(pki.path());
+    test::expire_server_certificate(pki.path());
+    test::TlsTerminator tls(pki.path(), k8s.server().port());
+    test::TempDir dir;
+    const std::string p = pki.path().string();
+    RunningDiscovery expired("sd_k8s", R"({"api_server": ")" + tls.url() + R"(", "ca_file": ")" + p + R"(/ca.crt", "cert_file": ")" + p +
+                                           R"(/client.crt", "key_file": ")" + p + R"(/client.key", "role": "pod"})", dir.path(), "expired");
+    REQUIRE(test::eventually([&] { return expired.failing(); }));
+    CHECK_THAT(expired.last_error(), Contains("expired"));
+
+    k8s.slow(std::chrono::milliseconds(2500));  // slower than the configured timeout
+    RunningDiscovery slow("sd_k8s", config(k8s, R"(, "role": "pod", "timeout": "1s")"), dir.path(), "slow");
+    REQUIRE(test::eventually([&] { return slow.failing(); }));
+    CHECK_THAT(slow.last_error(), Contains("no answer within 1000 ms") && Contains(k8s.url()));
+    k8s.slow(std::chrono::milliseconds(0));
+    REQUIRE(test::eventually([&] { return slow.addresses().count("10.0.0.1:9090") == 1; }, std::chrono::seconds(15)));
+}
+
+TEST_CASE("sd_k8s: in-cluster configuration from the environment and the service account", "[sd_k8s]") {
+    test::TempDir sa;
+    test::write_file(sa / "token", "tok\n");
+    test::write_file(sa / "ca.crt", "pem");
+    test::write_file(sa / "namespace", "monitoring");
+    ::unsetenv("KUBERNETES_SERVICE_HOST");
+    CHECK_FALSE(sd_k8s::in_cluster(sa.path().string()));  // not in a cluster
+    ::setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+    ::setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    auto c = sd_k8s::in_cluster(sa.path().string());
+    ::unsetenv("KUBERNETES_SERVICE_HOST");
+    ::unsetenv("KUBERNETES_SERVICE_PORT");
+    REQUIRE(c);
+    CHECK(c->server == "https://[fd00::1]:443");
+    CHECK(c->token_file == (sa / "token").string());
+    CHECK(c->tls.ca_file == (sa / "ca.crt").string());
+    CHECK(c->default_namespace == "monitoring");
 }
