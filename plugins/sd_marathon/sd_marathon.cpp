@@ -4,6 +4,7 @@
 //   name = "marathon"
 //   plugin = "sd_marathon"
 //   servers = ["http://m1:8080", "http://m2:8080"]   # one picked at random; the others on failure
+//   apps = ["/grp/prometheus"]                       # only these app ids (default: every app)
 //   refresh_interval = "30s"
 //   timeout = "10s"
 //   running_only = false      # only TASK_RUNNING tasks (Prometheus keeps every task)
@@ -25,6 +26,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 
 namespace herd::sd_marathon {
@@ -46,6 +48,7 @@ struct Options {
     std::vector<std::string> servers;
     std::chrono::milliseconds refresh{30000}, timeout{10000};
     TaskFilter filter;
+    std::set<std::string> apps;  // empty: every app
     std::string token, token_file, username, password;
     std::optional<DcosCredentials> dcos;
     net::TlsFiles tls;
@@ -64,6 +67,7 @@ Options parse(const sdk::CreateContext& ctx) {
         while (s.back() == '/') s.pop_back();
         o.servers.push_back(s);
     }
+    for (const auto& a : cfg.strings("apps").value_or(std::vector<std::string>{})) o.apps.insert(a);
     o.refresh = cfg.duration("refresh_interval").value_or(o.refresh);
     o.timeout = cfg.duration("timeout").value_or(o.timeout);
     o.filter.running_only = cfg.boolean("running_only").value_or(false);
@@ -194,6 +198,7 @@ private:
         std::map<std::string, std::string> now;
         json changed = json::array();
         for (const auto& app : apps) {
+            if (!opts_.apps.empty() && !opts_.apps.count(app.value("id", ""))) continue;
             json g = app_group(app, opts_.filter);
             const std::string src = g["source"].get<std::string>();
             std::string dump = g.dump();

@@ -36,6 +36,11 @@ TEST_CASE("sd_marathon: apps become groups, a vanished app an empty one, a dead 
     m.set_apps({app("/prom-b", "10.0.0.2", 31001)});
     REQUIRE(test::eventually([&] { return sd.addresses() == Addresses{"10.0.0.2:31001"}; }));
     CHECK_FALSE(sd.failing());
+
+    // Only named apps, as mpp configures one app.
+    RunningDiscovery one("sd_marathon", R"({"servers": [")" + m.url() + R"("], "apps": ["/prom-c"], "refresh_interval": "100ms"})", dir.path(), "one");
+    m.set_apps({app("/prom-b", "10.0.0.2", 31001), app("/prom-c", "10.0.0.3", 31002)});
+    REQUIRE(test::eventually([&] { return one.addresses() == Addresses{"10.0.0.3:31002"}; }));
 }
 
 TEST_CASE("sd_marathon: token, token file and basic auth, a wrong one is a clear error", "[sd_marathon]") {
