@@ -132,6 +132,12 @@ class SdK8s final : public sdk::Discovery {
 public:
     explicit SdK8s(const sdk::CreateContext& ctx)
         : host_(ctx.host), name_(ctx.instance_name), opts_(parse(ctx)), client_(opts_.conn, opts_.timeout) {
+        lists_ = host_.counter("herd_sd_k8s_lists_total", "Lists (initial, and after a 410 or a failure) an sd_k8s instance made.",
+                               {"discovery"}).with({name_});
+        events_ = host_.counter("herd_sd_k8s_watch_events_total", "Watch events (ADDED, MODIFIED, DELETED) an sd_k8s instance received.",
+                                {"discovery"}).with({name_});
+        objects_gauge_ = host_.gauge("herd_sd_k8s_objects", "Kubernetes objects an sd_k8s instance holds (all kinds it watches).",
+                                     {"discovery"}).with({name_});
         const std::string primary = opts_.role == "pod" ? "pods" : opts_.role == "service" ? "services"
                                   : opts_.role == "node" ? "nodes" : opts_.role == "endpoints" ? "endpoints" : "endpointslices";
         std::vector<std::string> kinds{primary};
@@ -172,12 +178,14 @@ private:
                 it = (ns.empty() || it->first.rfind(ns + "/", 0) == 0) ? cache.erase(it) : std::next(it);
             for (auto& [k, v] : all) cache.emplace(k, std::move(v));
             listed_[id] = true;
+            lists_.add();
             publish_locked();
         };
         h.event = [this, kind](const std::string& type, const json& obj) {
             std::lock_guard lk(mu_);
             if (type == "DELETED") objects_[kind].erase(object_key(obj));
             else objects_[kind][object_key(obj)] = obj;
+            events_.add();
             publish_locked();
         };
         h.error = [this](const std::string& m) {
@@ -191,6 +199,9 @@ private:
     // Rebuilds the groups and sends those that changed (and empty groups for vanished sources).
     // Nothing is sent until every informer has listed once: no half-built first picture.
     void publish_locked() {
+        size_t held = 0;
+        for (const auto& [kind, objs] : objects_) held += objs.size();
+        objects_gauge_.set(static_cast<double>(held));
         for (bool l : listed_)
             if (!l) return;
         std::map<std::string, std::string> now;
@@ -269,6 +280,7 @@ private:
     std::string name_;
     Options opts_;
     KubeClient client_;
+    sdk::Series lists_, events_, objects_gauge_;
     std::string primary_;
     std::vector<std::unique_ptr<Informer>> informers_;
     sdk::DiscoverySink sink_;

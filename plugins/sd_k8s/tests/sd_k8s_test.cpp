@@ -61,6 +61,9 @@ TEST_CASE("sd_k8s: pods are listed, then followed by the watch", "[sd_k8s]") {
     k8s.remove("pods", "monitoring", "prom-0");  // DELETED: its group empties
     REQUIRE(test::eventually([&] { return sd.addresses() == Addresses{"10.0.0.3:9090", "10.0.0.3:9091"}; }));
     CHECK(k8s.lists() == 1);  // one list, then only the watch
+    const std::string m = sd.reg.render();
+    CHECK_THAT(m, Contains("herd_sd_k8s_lists_total{discovery=\"sd\"} 1") && Contains("herd_sd_k8s_watch_events_total{discovery=\"sd\"} 3") &&
+                  Contains("herd_sd_k8s_objects{discovery=\"sd\"} 1"));
 }
 
 TEST_CASE("sd_k8s: 410 as an HTTP status and as an in-stream ERROR both lead to a relist", "[sd_k8s]") {
@@ -223,6 +226,14 @@ TEST_CASE("sd_k8s: kubeconfig with CA and client certificate as data, current-co
     REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.1:9090") == 1; }));
     k8s.apply("pods", pod("b", "10.0.0.2"));  // the watch streams through TLS too
     REQUIRE(test::eventually([&] { return sd.addresses().count("10.0.0.2:9090") == 1; }));
+
+    // insecure-skip-tls-verify instead of a CA: accepted without checking the server.
+    std::string insecure = kubeconfig("ca.crt");
+    insecure.replace(insecure.find("    certificate-authority-data: "), insecure.find("\nusers:") - insecure.find("    certificate-authority-data: "),
+                     "    insecure-skip-tls-verify: true");
+    test::write_file(dir / "insecure.yaml", insecure);
+    RunningDiscovery unchecked("sd_k8s", R"({"kubeconfig": "insecure.yaml", "role": "pod"})", dir.path(), "insecure");
+    REQUIRE(test::eventually([&] { return unchecked.addresses().count("10.0.0.1:9090") == 1; }));
 
     test::write_file(dir / "wrong.yaml", kubeconfig("other.crt"));  // a CA that did not sign the server
     RunningDiscovery wrong("sd_k8s", R"({"kubeconfig": "wrong.yaml", "role": "pod"})", dir.path(), "wrong");
