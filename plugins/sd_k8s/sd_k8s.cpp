@@ -183,10 +183,12 @@ private:
         };
         h.event = [this, kind](const std::string& type, const json& obj) {
             std::lock_guard lk(mu_);
-            if (type == "DELETED") objects_[kind].erase(object_key(obj));
-            else objects_[kind][object_key(obj)] = obj;
+            const std::string key = object_key(obj);
+            if (type == "DELETED") objects_[kind].erase(key);
+            else objects_[kind][key] = obj;
             events_.add();
-            publish_locked();
+            if (kind == primary_) publish_locked({Scope::key, key});
+            else publish_locked({Scope::ns, obj.value("metadata", json::object()).value("namespace", "")});
         };
         h.error = [this](const std::string& m) {
             host_.warn(m);
@@ -198,38 +200,78 @@ private:
 
     // Rebuilds the groups and sends those that changed (and empty groups for vanished sources).
     // Nothing is sent until every informer has listed once: no half-built first picture.
-    void publish_locked() {
+    // Which primary objects an event can change the group of: all of them (after a list), the
+    // one that changed (an event on the role's own objects), or — for the services and pods the
+    // endpoints roles look up — those in the namespace the event is in. Rebuilding only those
+    // keeps a busy cluster (pods change all the time) from rebuilding every group per event.
+    struct Scope {
+        enum { all, key, ns } what = all;
+        std::string value;
+    };
+
+    json build(const json& o) {
+        const Related related{&objects_["pods"], &objects_["services"]};
+        json g = opts_.role == "pod"          ? pod_group(o)
+               : opts_.role == "service"      ? service_group(o)
+               : opts_.role == "node"         ? node_group(o)
+               : opts_.role == "endpoints"    ? endpoints_group(o, related)
+                                              : endpointslice_group(o, related);
+        if (opts_.shortcut) shortcut(g);
+        return g;
+    }
+
+    // Rebuilds the groups in scope and sends those that changed (and empty groups for sources
+    // that vanished). Nothing is sent until every informer has listed once: no half-built first
+    // picture.
+    void publish_locked() { publish_locked(Scope{}); }
+    void publish_locked(const Scope& scope) {
         size_t held = 0;
         for (const auto& [kind, objs] : objects_) held += objs.size();
         objects_gauge_.set(static_cast<double>(held));
         for (bool l : listed_)
             if (!l) return;
-        std::map<std::string, std::string> now;
-        std::vector<json> groups;
-        const Related related{&objects_["pods"], &objects_["services"]};
-        for (const auto& [key, o] : objects_[primary_]) {
-            json g = opts_.role == "pod"          ? pod_group(o)
-                   : opts_.role == "service"      ? service_group(o)
-                   : opts_.role == "node"         ? node_group(o)
-                   : opts_.role == "endpoints"    ? endpoints_group(o, related)
-                                                  : endpointslice_group(o, related);
-            if (opts_.shortcut) shortcut(g);
-            now[g["source"].get<std::string>()] = g.dump();
-            groups.push_back(std::move(g));
-        }
+        const bool everything = scope.what == Scope::all || !published_;  // the first picture is whole
         json changed = json::array();
-        for (auto& g : groups) {
-            const std::string& src = g["source"].get_ref<const std::string&>();
+        std::map<std::string, std::string> seen;  // source -> dump, of the groups rebuilt
+        const Objects& primary = objects_[primary_];
+        auto rebuild = [&](const json& o) {
+            json g = build(o);
+            const std::string src = g["source"].get<std::string>();
+            std::string dump = g.dump();
             auto it = sent_.find(src);
-            if (it == sent_.end() || it->second != now[src]) changed.push_back(std::move(g));
+            if (it == sent_.end() || it->second != dump) changed.push_back(std::move(g));
+            seen[src] = std::move(dump);
+        };
+        if (everything) {
+            for (const auto& [key, o] : primary) rebuild(o);
+            for (const auto& [src, dump] : sent_)
+                if (!seen.count(src)) changed.push_back({{"source", src}, {"targets", json::array()}, {"labels", json::object()}});
+            sent_ = std::move(seen);
+        } else {
+            std::set<std::string> gone;  // sources of primary objects in scope that no longer exist
+            if (scope.what == Scope::key) {
+                if (auto it = primary.find(scope.value); it != primary.end()) rebuild(it->second);
+                else gone.insert(scope.value);
+            } else {
+                for (auto it = primary.lower_bound(scope.value + "/"); it != primary.end() && it->first.rfind(scope.value + "/", 0) == 0; ++it)
+                    rebuild(it->second);
+            }
+            for (auto& [src, dump] : seen) sent_[src] = std::move(dump);
+            for (const auto& key : gone) {
+                const std::string src = source_of(opts_.role, json{{"metadata", key_to_meta(key)}});
+                if (sent_.erase(src)) changed.push_back({{"source", src}, {"targets", json::array()}, {"labels", json::object()}});
+            }
         }
-        for (const auto& [src, dump] : sent_)
-            if (!now.count(src)) changed.push_back({{"source", src}, {"targets", json::array()}, {"labels", json::object()}});
         const bool first = !published_;
-        sent_ = std::move(now);
         published_ = true;
         if (!changed.empty() || first) sink_.update(changed.dump());
         else sink_.healthy();
+    }
+
+    static json key_to_meta(const std::string& key) {
+        const auto slash = key.find('/');
+        if (slash == std::string::npos) return {{"name", key}};
+        return {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}};
     }
 
     // mpp's shortcuts: the chosen port only (else each address's first TCP port), ready only.

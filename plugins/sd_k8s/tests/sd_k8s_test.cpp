@@ -282,3 +282,32 @@ TEST_CASE("sd_k8s: in-cluster configuration from the environment and the service
     CHECK(c->tls.ca_file == (sa / "ca.crt").string());
     CHECK(c->default_namespace == "monitoring");
 }
+
+TEST_CASE("sd_k8s: a change to a pod or Service behind an Endpoints object updates its group", "[sd_k8s]") {
+    K8sDouble k8s;
+    json eps = endpoints({"10.0.0.1"});
+    eps["subsets"][0]["addresses"][0]["targetRef"] = {{"kind", "Pod"}, {"namespace", "monitoring"}, {"name", "prom-0"}};
+    k8s.apply("endpoints", eps);
+    k8s.apply("pods", pod("prom-0", "10.0.0.1"));
+    test::TempDir dir;
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "endpoints", "namespaces": ["monitoring"])"), dir.path());
+    auto target_label = [&](const std::string& name) {
+        for (const auto& g : sd.groups())
+            for (const auto& t : g.targets)
+                if (t.at("__address__") == "10.0.0.1:9090" && t.count(name)) return t.at(name);
+        return std::string();
+    };
+    auto group_label = [&](const std::string& name) {
+        for (const auto& g : sd.groups())
+            if (g.labels.count(name)) return g.labels.at(name);
+        return std::string();
+    };
+    REQUIRE(test::eventually([&] { return target_label("__meta_kubernetes_pod_label_app") == "prometheus"; }));
+    k8s.apply("pods", pod("prom-0", "10.0.0.1", true, "thanos"));  // the pod's labels change
+    REQUIRE(test::eventually([&] { return target_label("__meta_kubernetes_pod_label_app") == "thanos"; }));
+    k8s.apply("services", {{"metadata", {{"name", "prometheus"}, {"namespace", "monitoring"}, {"labels", {{"tier", "query"}}}}},
+                           {"spec", {{"clusterIP", "10.96.0.1"}, {"ports", json::array()}}}});  // its Service appears
+    REQUIRE(test::eventually([&] { return group_label("__meta_kubernetes_service_label_tier") == "query"; }));
+    k8s.remove("endpoints", "monitoring", "prometheus");  // the Endpoints object goes: its group is withdrawn
+    REQUIRE(test::eventually([&] { return sd.addresses().empty(); }));
+}
