@@ -86,6 +86,26 @@ public:
         return sdk::naming_key(key, [&] { return del_once(key, expected); });
     }
 
+    int64_t lease_grant(int64_t ttl_ms) override {
+        const int64_t ttl_s = std::max<int64_t>(1, (ttl_ms + 999) / 1000);  // etcd counts seconds
+        return i64(client_.call("/v3/lease/grant", {{"TTL", std::to_string(ttl_s)}}), "ID");
+    }
+    void lease_keepalive(int64_t lease) override {
+        json r = client_.call("/v3/lease/keepalive", {{"ID", std::to_string(lease)}});
+        if (i64(r.value("result", json::object()), "TTL") <= 0)  // no TTL: the lease is gone
+            throw sdk::Error(HERD_ERR_NOT_FOUND, "lease " + std::to_string(lease) + " does not exist or expired");
+    }
+    void lease_revoke(int64_t lease) override {
+        client_.call("/v3/lease/revoke", {{"ID", std::to_string(lease)}});
+    }
+
+    herd_kv_watch* watch(std::string_view prefix, int64_t from, const herd_kv_watch_sink* sink) override {
+        return watches_.start([this, p = full(prefix), from, sink](sdk::WatchSet::Stop& stop) { run_watch(stop, p, from, sink); });
+    }
+    void unwatch(herd_kv_watch* handle) noexcept override { watches_.stop(handle); }
+
+private:
+    // The writes themselves; put() and del() name the key in whatever they throw.
     int64_t put_once(std::string_view key, std::string_view value, int64_t expected, int64_t lease) {
         json put{{"key", base64(full(key))}, {"value", base64(value)}};
         if (lease) put["lease"] = std::to_string(lease);
@@ -110,25 +130,6 @@ public:
         return txn(key, expected, {{"request_delete_range", del}});
     }
 
-    int64_t lease_grant(int64_t ttl_ms) override {
-        const int64_t ttl_s = std::max<int64_t>(1, (ttl_ms + 999) / 1000);  // etcd counts seconds
-        return i64(client_.call("/v3/lease/grant", {{"TTL", std::to_string(ttl_s)}}), "ID");
-    }
-    void lease_keepalive(int64_t lease) override {
-        json r = client_.call("/v3/lease/keepalive", {{"ID", std::to_string(lease)}});
-        if (i64(r.value("result", json::object()), "TTL") <= 0)  // no TTL: the lease is gone
-            throw sdk::Error(HERD_ERR_NOT_FOUND, "lease " + std::to_string(lease) + " does not exist or expired");
-    }
-    void lease_revoke(int64_t lease) override {
-        client_.call("/v3/lease/revoke", {{"ID", std::to_string(lease)}});
-    }
-
-    herd_kv_watch* watch(std::string_view prefix, int64_t from, const herd_kv_watch_sink* sink) override {
-        return watches_.start([this, p = full(prefix), from, sink](sdk::WatchSet::Stop& stop) { run_watch(stop, p, from, sink); });
-    }
-    void unwatch(herd_kv_watch* handle) noexcept override { watches_.stop(handle); }
-
-private:
     std::string full(std::string_view key) const { return prefix_ + std::string(key); }
 
     void emit(const json& kv, const sdk::KvEntrySink& out) const {
