@@ -120,6 +120,9 @@ public:
             std::lock_guard lk(mu_);
             all.swap(entries_);
         }
+        // Ask every thread first, then wait: a thread blocked in I/O may take a moment to notice
+        // (libcurl looks at its abort callback about once a second), and they should not queue.
+        for (auto& w : all) w->stop.request();
         for (auto& w : all) finish(*w);
     }
 
