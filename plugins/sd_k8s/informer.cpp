@@ -19,7 +19,7 @@ void Informer::run(sdk::WatchSet::Stop& stop) {
     while (!stop.requested()) {
         std::string rv;
         try {
-            KubeClient::ListResult l = client_.list(path_, selectors_);
+            KubeClient::ListResult l = client_.list(path_, selectors_, &stop.flag());
             Objects all;
             for (auto& item : l.items) all.emplace(object_key(item), std::move(item));
             rv = l.resource_version;

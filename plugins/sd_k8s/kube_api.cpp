@@ -128,13 +128,15 @@ void KubeClient::fail(long status, const std::string& url, const std::string& bo
     throw sdk::Error(HERD_ERR_UNAVAILABLE, what);
 }
 
-KubeClient::ListResult KubeClient::list(const std::string& path, const std::string& query) {
+KubeClient::ListResult KubeClient::list(const std::string& path, const std::string& query, const std::atomic<bool>* cancel) {
     ListResult out;
     std::string cont;
     do {
         std::string url = c_.server + path + "?limit=500" + (query.empty() ? "" : "&" + query);
         if (!cont.empty()) url += "&continue=" + query_escape(cont);
-        net::HttpResponse r = http_.perform(request(url));
+        net::HttpRequest req = request(url);
+        req.cancel = cancel;
+        net::HttpResponse r = http_.perform(req);
         if (r.status != 200) fail(r.status, url, r.body);
         json j = json::parse(r.body, nullptr, false);
         if (j.is_discarded() || !j.is_object() || !j.contains("items"))

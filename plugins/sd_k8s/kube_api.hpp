@@ -42,7 +42,8 @@ public:
     };
     // GET path?query (+ limit/continue pages). Throws sdk::Error: UNAVAILABLE/TIMEOUT (transport,
     // 5xx), PERMISSION (401/403), COMPACTED (410), INVALID_ARGUMENT (other 4xx, malformed JSON).
-    ListResult list(const std::string& path, const std::string& query);
+    // `cancel` (optional) ends the list early when set, as it does a watch.
+    ListResult list(const std::string& path, const std::string& query, const std::atomic<bool>* cancel = nullptr);
 
     // GET path?watch=1&... streamed: on_event gets each event object. Returns normally when the
     // server ends the stream (timeoutSeconds); throws as list() does, and on a malformed line.

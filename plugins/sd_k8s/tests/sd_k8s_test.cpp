@@ -311,3 +311,18 @@ TEST_CASE("sd_k8s: a change to a pod or Service behind an Endpoints object updat
     k8s.remove("endpoints", "monitoring", "prometheus");  // the Endpoints object goes: its group is withdrawn
     REQUIRE(test::eventually([&] { return sd.addresses().empty(); }));
 }
+
+TEST_CASE("sd_k8s: herd sd prints its target groups as file_sd JSON with the meta labels", "[sd_k8s][sd-cli]") {
+    K8sDouble k8s;
+    k8s.apply("pods", pod("prom-0", "10.0.0.1"));
+    test::TempDir dir;
+    test::write_file(dir / "herd.toml", "[host]\ndata_dir = \"data\"\n[[discovery]]\nname = \"k8s\"\nplugin = \"sd_k8s\"\napi_server = \"" +
+                                            k8s.url() + "\"\nrole = \"pod\"\n");
+    auto r = test::run({test::herd_binary().string(), "sd", "-c", (dir / "herd.toml").string(), "--discovery", "k8s", "--once"});
+    REQUIRE(r.code == 0);
+    json groups = json::parse(r.out);
+    REQUIRE(groups.size() == 2);  // one per container port: file_sd has no per-target labels
+    CHECK(groups[0]["targets"] == json::array({"10.0.0.1:9090"}));
+    CHECK(groups[0]["labels"]["__meta_kubernetes_pod_name"] == "prom-0");
+    CHECK(groups[0]["labels"]["__meta_kubernetes_pod_container_port_name"] == "web");
+}
