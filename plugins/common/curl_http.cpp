@@ -171,6 +171,22 @@ HttpResponse HttpClient::stream(const HttpRequest& req, const std::function<void
     return out;
 }
 
+std::string excerpt(std::string_view body, size_t max) {
+    std::string out;
+    bool space = false;
+    for (char c : body) {
+        if (out.size() >= max) break;
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            space = !out.empty();
+            continue;
+        }
+        if (space) out += ' ';
+        space = false;
+        out += c;
+    }
+    return out;
+}
+
 std::string url_escape(std::string_view raw) {
     static const char* hex = "0123456789ABCDEF";
     std::string out;

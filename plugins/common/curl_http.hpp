@@ -95,6 +95,9 @@ private:
     std::string pending_;
 };
 
+// A server's answer as one line for an error message: whitespace runs (newlines included) become
+// one space, cut to at most max bytes.
+std::string excerpt(std::string_view body, size_t max = 200);
 std::string url_escape(std::string_view raw);  // every byte but A-Z a-z 0-9 - . _ ~ is %XX
 std::string base64(std::string_view raw);
 std::string unbase64(std::string_view b64);  // throws sdk::Error(INTERNAL) on malformed input

@@ -39,8 +39,7 @@ net::HttpResponse ConsulClient::call(const std::string& method, const std::strin
         throw sdk::Error(e.status(), "consul " + o_.address + ": " + e.what());
     }
     if (r.status == 200 || r.status == 404) return r;
-    std::string said = r.body.substr(0, 300);
-    while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
+    const std::string said = net::excerpt(r.body, 300);
     const std::string what = "consul " + o_.address + " answered " + std::to_string(r.status) + " to " + method + " " +
                              path + (said.empty() ? "" : ": " + said);
     switch (r.status) {

@@ -119,7 +119,7 @@ net::HttpRequest KubeClient::request(const std::string& url) const {
 void KubeClient::fail(long status, const std::string& url, const std::string& body) const {
     json j = json::parse(body, nullptr, false);
     std::string said = j.is_object() ? j.value("message", "") : "";
-    if (said.empty()) said = body.substr(0, 200);
+    if (said.empty()) said = net::excerpt(body);
     const std::string what = c_.server + " answered " + std::to_string(status) + " to GET " + url.substr(c_.server.size()) +
                              (said.empty() ? "" : ": " + said);
     if (status == 401 || status == 403) throw sdk::Error(HERD_ERR_PERMISSION, what);

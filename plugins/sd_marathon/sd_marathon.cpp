@@ -155,7 +155,7 @@ private:
             if (r.status == 401 && opts_.dcos && attempt == 0) continue;  // the login token expired: log in again, once
             if (r.status < 200 || r.status > 299)
                 throw sdk::Error(r.status == 401 || r.status == 403 ? HERD_ERR_PERMISSION : HERD_ERR_UNAVAILABLE,
-                                 "GET " + url + " answered " + std::to_string(r.status) + ": " + r.body.substr(0, 200));
+                                 "GET " + url + " answered " + std::to_string(r.status) + ": " + net::excerpt(r.body));
             json j = json::parse(r.body, nullptr, false);
             if (j.is_discarded() || !j.is_object() || !j.contains("apps") || !j["apps"].is_array())
                 throw sdk::Error(HERD_ERR_INVALID_ARGUMENT, "GET " + url + ": the answer is not Marathon's {\"apps\": [...]} (malformed JSON)");
@@ -188,7 +188,7 @@ private:
         json j = json::parse(r.body, nullptr, false);
         if (r.status != 200 || !j.is_object() || !j.contains("token"))
             throw sdk::Error(HERD_ERR_PERMISSION, "DC/OS login as \"" + c.uid + "\" at " + c.login_endpoint + " (for " + server +
-                                                      ") answered " + std::to_string(r.status) + ": " + r.body.substr(0, 200));
+                                                      ") answered " + std::to_string(r.status) + ": " + net::excerpt(r.body));
         host_.info("logged in to DC/OS as \"" + c.uid + "\"");
         return j["token"].get<std::string>();
     }

@@ -18,15 +18,15 @@ void make_pki(const fs::path& dir) {
     if (made.code != 0) throw std::runtime_error("openssl could not make the test PKI: " + made.err);
 }
 
-void expire_server_certificate(const fs::path& dir) {
+void expire_certificate(const fs::path& dir, const std::string& who) {
     auto made = run({"bash", "-ec", "cd '" + dir.string() + "'\n"
-                     "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 0 "
-                     "-extfile server.ext 2>/dev/null\n"});
-    if (made.code != 0) throw std::runtime_error("openssl could not re-sign the server certificate: " + made.err);
+                     "openssl x509 -req -in " + who + ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -out " + who + ".crt -days 0 "
+                     "-extfile " + who + ".ext 2>/dev/null\n"});
+    if (made.code != 0) throw std::runtime_error("openssl could not re-sign the " + who + " certificate: " + made.err);
     // notAfter is the signing second: expired as soon as the clock moves past it.
-    if (!eventually([&] { return run({"openssl", "x509", "-in", (dir / "server.crt").string(), "-noout", "-checkend", "0"}).code != 0; },
+    if (!eventually([&] { return run({"openssl", "x509", "-in", (dir / (who + ".crt")).string(), "-noout", "-checkend", "0"}).code != 0; },
                     std::chrono::seconds(5)))
-        throw std::runtime_error("the re-signed server certificate did not expire");
+        throw std::runtime_error("the re-signed " + who + " certificate did not expire");
 }
 
 TlsTerminator::TlsTerminator(const fs::path& pki, uint16_t upstream_port) : port_(free_port()) {

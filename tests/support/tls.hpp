@@ -13,9 +13,9 @@ namespace herd::test {
 // In dir: ca.crt/ca.key, server.crt/.key and client.crt/.key signed by that CA (both valid for
 // IP 127.0.0.1), and other.crt, an unrelated CA. Throws when openssl fails.
 void make_pki(const fs::path& dir);
-// Re-signs dir's server.crt so that it has expired (valid until the moment it was made); returns
-// once openssl agrees it is expired.
-void expire_server_certificate(const fs::path& dir);
+// Re-signs dir's <who>.crt ("server" or "client") so that it has expired (valid until the moment
+// it was made); returns once openssl agrees it is expired.
+void expire_certificate(const fs::path& dir, const std::string& who);
 
 // nginx on a free port terminating TLS with dir's server.crt, demanding a client certificate
 // signed by dir's ca.crt, proxying to 127.0.0.1:upstream_port. Stopped on destruction.

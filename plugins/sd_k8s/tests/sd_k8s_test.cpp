@@ -247,7 +247,7 @@ TEST_CASE("sd_k8s: an expired server certificate and a slow API server are clear
     k8s.apply("pods", pod("a", "10.0.0.1"));
     test::TempDir pki;
     test::make_pki(pki.path());
-    test::expire_server_certificate(pki.path());
+    test::expire_certificate(pki.path(), "server");
     test::TlsTerminator tls(pki.path(), k8s.server().port());
     test::TempDir dir;
     const std::string p = pki.path().string();
@@ -255,6 +255,18 @@ TEST_CASE("sd_k8s: an expired server certificate and a slow API server are clear
                                            R"(/client.crt", "key_file": ")" + p + R"(/client.key", "role": "pod"})", dir.path(), "expired");
     REQUIRE(test::eventually([&] { return expired.failing(); }));
     CHECK_THAT(expired.last_error(), Contains("expired"));
+
+    // An expired client certificate: the server refuses it; herd says who refused what.
+    test::TempDir pki2;
+    test::make_pki(pki2.path());
+    test::expire_certificate(pki2.path(), "client");
+    test::TlsTerminator tls2(pki2.path(), k8s.server().port());
+    const std::string p2 = pki2.path().string();
+    RunningDiscovery old_cert("sd_k8s", R"({"api_server": ")" + tls2.url() + R"(", "ca_file": ")" + p2 + R"(/ca.crt", "cert_file": ")" + p2 +
+                                            R"(/client.crt", "key_file": ")" + p2 + R"(/client.key", "role": "pod"})", dir.path(), "old-cert");
+    REQUIRE(test::eventually([&] { return old_cert.failing(); }));
+    CHECK_THAT(old_cert.last_error(), Contains(tls2.url()) && Contains("400"));
+    CHECK(old_cert.addresses().empty());
 
     k8s.slow(std::chrono::milliseconds(2500));  // slower than the configured timeout
     RunningDiscovery slow("sd_k8s", config(k8s, R"(, "role": "pod", "timeout": "1s")"), dir.path(), "slow");
