@@ -63,11 +63,7 @@ Options parse(const sdk::CreateContext& ctx) {
     o.client.token = cfg.string("token", "");
     o.client.datacenter = cfg.string("datacenter", "");
     o.client.timeout = cfg.duration("timeout").value_or(o.client.timeout);
-    auto file = [&](const char* key) {
-        std::string f = cfg.string(key, "");
-        if (!f.empty() && f.front() != '/') f = ctx.config_dir + "/" + f;
-        return f;
-    };
+    auto file = [&](const char* key) { return ctx.path(cfg.string(key, "")); };
     o.client.tls.ca_file = file("ca_file");
     o.client.tls.cert_file = file("cert_file");
     o.client.tls.key_file = file("key_file");

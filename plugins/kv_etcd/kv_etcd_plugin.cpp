@@ -47,11 +47,7 @@ ClientOptions parse(const sdk::CreateContext& ctx, std::string* prefix) {
     o.timeout = cfg.duration("timeout").value_or(o.timeout);
     o.username = cfg.string("username", "");
     o.password = cfg.string("password", "");
-    auto file = [&](const char* key) {
-        std::string f = cfg.string(key, "");
-        if (!f.empty() && f.front() != '/') f = ctx.config_dir + "/" + f;
-        return f;
-    };
+    auto file = [&](const char* key) { return ctx.path(cfg.string(key, "")); };
     o.ca_file = file("ca_file");
     o.cert_file = file("cert_file");
     o.key_file = file("key_file");

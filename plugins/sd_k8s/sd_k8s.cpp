@@ -20,6 +20,7 @@
 #include "kube_api.hpp"
 #include "targets.hpp"
 
+#include <herd/sdk/discovery_support.hpp>
 #include <herd/sdk/json_config.hpp>
 #include <herd/sdk/kv_support.hpp>
 #include <herd/sdk/plugin.hpp>
@@ -49,11 +50,7 @@ struct Options {
 Options parse(const sdk::CreateContext& ctx) {
     sdk::JsonConfig cfg(ctx.config_json);
     Options o;
-    auto file = [&](const std::string& f) {
-        if (f.empty() || f.front() == '/') return f;
-        if (f.rfind("~/", 0) == 0 && std::getenv("HOME")) return std::string(std::getenv("HOME")) + f.substr(1);
-        return ctx.config_dir + "/" + f;
-    };
+    auto file = [&](const std::string& f) { return ctx.path(f); };
     const auto service = cfg.string("service");
     const auto pod_selector = cfg.string("pod_selector");
     o.role = cfg.string("role", service ? "endpoints" : pod_selector ? "pod" : "");
@@ -230,42 +227,22 @@ private:
         objects_gauge_.set(static_cast<double>(held));
         for (bool l : listed_)
             if (!l) return;
-        const bool everything = scope.what == Scope::all || !published_;  // the first picture is whole
-        json changed = json::array();
-        std::map<std::string, std::string> seen;  // source -> dump, of the groups rebuilt
+        std::vector<json> rebuilt;
         const Objects& primary = objects_[primary_];
-        auto rebuild = [&](const json& o) {
-            json g = build(o);
-            const std::string src = g["source"].get<std::string>();
-            std::string dump = g.dump();
-            auto it = sent_.find(src);
-            if (it == sent_.end() || it->second != dump) changed.push_back(std::move(g));
-            seen[src] = std::move(dump);
-        };
-        if (everything) {
-            for (const auto& [key, o] : primary) rebuild(o);
-            for (const auto& [src, dump] : sent_)
-                if (!seen.count(src)) changed.push_back({{"source", src}, {"targets", json::array()}, {"labels", json::object()}});
-            sent_ = std::move(seen);
-        } else {
-            std::set<std::string> gone;  // sources of primary objects in scope that no longer exist
-            if (scope.what == Scope::key) {
-                if (auto it = primary.find(scope.value); it != primary.end()) rebuild(it->second);
-                else gone.insert(scope.value);
-            } else {
-                for (auto it = primary.lower_bound(scope.value + "/"); it != primary.end() && it->first.rfind(scope.value + "/", 0) == 0; ++it)
-                    rebuild(it->second);
-            }
-            for (auto& [src, dump] : seen) sent_[src] = std::move(dump);
-            for (const auto& key : gone) {
-                const std::string src = source_of(opts_.role, json{{"metadata", key_to_meta(key)}});
-                if (sent_.erase(src)) changed.push_back({{"source", src}, {"targets", json::array()}, {"labels", json::object()}});
-            }
+        if (scope.what == Scope::all || !publisher_.published()) {  // the first picture is whole
+            for (const auto& [key, o] : primary) rebuilt.push_back(build(o));
+            publisher_.publish_all(sink_, std::move(rebuilt));
+            return;
         }
-        const bool first = !published_;
-        published_ = true;
-        if (!changed.empty() || first) sink_.update(changed.dump());
-        else sink_.healthy();
+        std::vector<std::string> gone;  // sources of primary objects in scope that no longer exist
+        if (scope.what == Scope::key) {
+            if (auto it = primary.find(scope.value); it != primary.end()) rebuilt.push_back(build(it->second));
+            else gone.push_back(source_of(opts_.role, json{{"metadata", key_to_meta(scope.value)}}));
+        } else {
+            for (auto it = primary.lower_bound(scope.value + "/"); it != primary.end() && it->first.rfind(scope.value + "/", 0) == 0; ++it)
+                rebuilt.push_back(build(it->second));
+        }
+        publisher_.publish_some(sink_, std::move(rebuilt), gone);
     }
 
     static json key_to_meta(const std::string& key) {
@@ -329,8 +306,7 @@ private:
     std::mutex mu_;
     std::map<std::string, Objects> objects_;  // kind -> objects
     std::vector<bool> listed_;
-    std::map<std::string, std::string> sent_;  // source -> the group as last sent
-    bool published_ = false;
+    sdk::GroupPublisher publisher_;
     sdk::WatchSet threads_;  // last: stops before the rest goes
 };
 

@@ -18,6 +18,7 @@
 #include "curl_http.hpp"
 #include "marathon_targets.hpp"
 
+#include <herd/sdk/discovery_support.hpp>
 #include <herd/sdk/json_config.hpp>
 #include <herd/sdk/kv_support.hpp>
 #include <herd/sdk/plugin.hpp>
@@ -57,7 +58,7 @@ struct Options {
 Options parse(const sdk::CreateContext& ctx) {
     sdk::JsonConfig cfg(ctx.config_json);
     Options o;
-    auto file = [&](const std::string& f) { return f.empty() || f.front() == '/' ? f : ctx.config_dir + "/" + f; };
+    auto file = [&](const std::string& f) { return ctx.path(f); };
     auto servers = cfg.strings("servers");
     if (!servers || servers->empty()) throw sdk::ConfigError("servers", "name at least one Marathon server, e.g. \"http://marathon:8080\"");
     for (size_t i = 0; i < servers->size(); ++i) {
@@ -195,24 +196,10 @@ private:
 
     // Sends the groups that changed; an app that vanished gets an empty group for its source.
     void publish(const json& apps) {
-        std::map<std::string, std::string> now;
-        json changed = json::array();
-        for (const auto& app : apps) {
-            if (!opts_.apps.empty() && !opts_.apps.count(app.value("id", ""))) continue;
-            json g = app_group(app, opts_.filter);
-            const std::string src = g["source"].get<std::string>();
-            std::string dump = g.dump();
-            auto it = sent_.find(src);
-            if (it == sent_.end() || it->second != dump) changed.push_back(std::move(g));
-            now[src] = std::move(dump);
-        }
-        for (const auto& [src, dump] : sent_)
-            if (!now.count(src)) changed.push_back({{"source", src}, {"targets", json::array()}, {"labels", json::object()}});
-        const bool first = !published_;
-        sent_ = std::move(now);
-        published_ = true;
-        if (!changed.empty() || first) sink_.update(changed.dump());
-        else sink_.healthy();
+        std::vector<json> groups;
+        for (const auto& app : apps)
+            if (opts_.apps.empty() || opts_.apps.count(app.value("id", ""))) groups.push_back(app_group(app, opts_.filter));
+        publisher_.publish_all(sink_, std::move(groups));
     }
 
     sdk::Host host_;
@@ -221,8 +208,7 @@ private:
     size_t current_ = 0;
     std::string dcos_token_;
     sdk::DiscoverySink sink_;
-    std::map<std::string, std::string> sent_;
-    bool published_ = false;
+    sdk::GroupPublisher publisher_;
     sdk::WatchSet threads_;  // last: stops before the rest goes
 };
 

@@ -5,6 +5,7 @@
 #include <herd/sdk/error.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -114,6 +115,15 @@ struct CreateContext {
     std::string config_json;
     std::string data_dir;
     std::string config_dir;  // resolve relative paths in the configuration against this
+
+    // A path from the configuration as the plugin should open it: "" stays "", "/abs" as written,
+    // "~/x" under $HOME, anything else relative to the configuration file's directory.
+    std::string path(const std::string& p) const {
+        if (p.empty() || p.front() == '/') return p;
+        if (p.rfind("~/", 0) == 0)
+            if (const char* home = std::getenv("HOME")) return std::string(home) + p.substr(1);
+        return config_dir + "/" + p;
+    }
 };
 
 }  // namespace herd::sdk
