@@ -1,5 +1,8 @@
 #include "targets.hpp"
 
+#include "json_access.hpp"
+#include "target_labels.hpp"
+
 #include <algorithm>
 #include <set>
 #include <vector>
@@ -10,29 +13,16 @@ namespace {
 
 const std::string P = "__meta_kubernetes_";
 
-std::string str(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-const json& obj(const json& j, const char* key) {
-    static const json empty = json::object();
-    auto it = j.find(key);
-    return it != j.end() && it->is_object() ? *it : empty;
-}
-const json& arr(const json& j, const char* key) {
-    static const json empty = json::array();
-    auto it = j.find(key);
-    return it != j.end() && it->is_array() ? *it : empty;
-}
+using jsonq::arr;
+using jsonq::obj;
+using jsonq::str;
+
 std::string num(const json& j, const char* key) {
     auto it = j.find(key);
     if (it == j.end() || !it->is_number_integer()) return "";
     return std::to_string(it->get<int64_t>());
 }
-// net.JoinHostPort: IPv6 addresses in brackets.
-std::string join_host_port(const std::string& host, const std::string& port) {
-    return host.find(':') != std::string::npos ? "[" + host + "]:" + port : host + ":" + port;
-}
+using targets::join_host_port;
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
     return s;
@@ -110,6 +100,16 @@ const json* find_pod(const Related& r, const json& target_ref, const std::string
     return it == r.pods->end() ? nullptr : &it->second;
 }
 
+// The labels of the container port a target of the endpoints roles stands for.
+void container_port_labels(json& t, const json& c, const json& cp, int64_t port, const std::string& protocol, bool init) {
+    t[P + "pod_container_name"] = str(c, "name");
+    t[P + "pod_container_image"] = str(c, "image");
+    t[P + "pod_container_port_name"] = str(cp, "name");
+    t[P + "pod_container_port_number"] = std::to_string(port);
+    t[P + "pod_container_port_protocol"] = protocol;
+    t[P + "pod_container_init"] = init ? "true" : "false";
+}
+
 // The endpoints and endpointslice roles: a target backed by a pod gets the pod's labels and,
 // for the container port it matches, the container's; every other container port of the pods
 // seen gets a target of its own (Prometheus does the same, so unlisted ports stay scrapeable).
@@ -122,12 +122,7 @@ struct SeenPods {
             bool matched = false;
             for (const auto& cp : arr(*c, "ports"))
                 if (cp.value("containerPort", int64_t(-1)) == port) {
-                    target[P + "pod_container_name"] = str(*c, "name");
-                    target[P + "pod_container_image"] = str(*c, "image");
-                    target[P + "pod_container_port_name"] = str(cp, "name");
-                    target[P + "pod_container_port_number"] = std::to_string(port);
-                    target[P + "pod_container_port_protocol"] = protocol;
-                    target[P + "pod_container_init"] = init ? "true" : "false";
+                    container_port_labels(target, *c, cp, port, protocol, init);
                     matched = true;
                     break;
                 }
@@ -149,12 +144,7 @@ struct SeenPods {
                     if (entry.second.count(port)) continue;
                     json t = pod_labels(pod);
                     t["__address__"] = join_host_port(ip, std::to_string(port));
-                    t[P + "pod_container_name"] = str(*c, "name");
-                    t[P + "pod_container_image"] = str(*c, "image");
-                    t[P + "pod_container_port_number"] = std::to_string(port);
-                    t[P + "pod_container_port_name"] = str(cp, "name");
-                    t[P + "pod_container_port_protocol"] = cp.contains("protocol") ? str(cp, "protocol") : "TCP";
-                    t[P + "pod_container_init"] = init ? "true" : "false";
+                    container_port_labels(t, *c, cp, port, cp.contains("protocol") ? str(cp, "protocol") : "TCP", init);
                     targets.push_back(std::move(t));
                 }
         }
@@ -165,12 +155,7 @@ json group(const std::string& source) { return json{{"source", source}, {"target
 
 }  // namespace
 
-std::string sanitize_label_name(std::string_view name) {
-    std::string out(name);
-    for (auto& c : out)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
-    return out;
-}
+std::string sanitize_label_name(std::string_view name) { return targets::sanitize_label_name(name); }
 
 std::string object_key(const json& o) {
     const json& meta = obj(o, "metadata");

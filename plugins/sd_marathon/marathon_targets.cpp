@@ -1,5 +1,8 @@
 #include "marathon_targets.hpp"
 
+#include "json_access.hpp"
+#include "target_labels.hpp"
+
 #include <vector>
 
 namespace herd::sd_marathon {
@@ -8,33 +11,16 @@ using nlohmann::json;
 
 namespace {
 
-const json& obj(const json& j, const char* k) {
-    static const json empty = json::object();
-    auto it = j.find(k);
-    return it != j.end() && it->is_object() ? *it : empty;
-}
-const json& arr(const json& j, const char* k) {
-    static const json empty = json::array();
-    auto it = j.find(k);
-    return it != j.end() && it->is_array() ? *it : empty;
-}
-std::string str(const json& j, const char* k) {
-    auto it = j.find(k);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using jsonq::arr;
+using jsonq::obj;
+using jsonq::str;
+
 uint32_t port_of(const json& j, const char* k) {
     auto it = j.find(k);
     return it != j.end() && it->is_number_unsigned() ? it->get<uint32_t>() : 0;
 }
-std::string sanitize(std::string s) {
-    for (auto& c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
-    return s;
-}
-std::string join_host_port(const std::string& host, uint32_t port) {
-    const std::string p = std::to_string(port);
-    return host.find(':') != std::string::npos ? "[" + host + "]:" + p : host + ":" + p;
-}
+using targets::sanitize_label_name;
+std::string join_host_port(const std::string& host, uint32_t port) { return targets::join_host_port(host, std::to_string(port)); }
 
 bool keep(const json& task, const TaskFilter& f) {
     if (f.running_only && str(task, "state") != "TASK_RUNNING") return false;
@@ -53,7 +39,7 @@ json app_group(const json& app, const TaskFilter& filter) {
     g["labels"]["__meta_marathon_app"] = id;
     g["labels"]["__meta_marathon_image"] = str(obj(container, "docker"), "image");
     for (auto it = obj(app, "labels").begin(); it != obj(app, "labels").end(); ++it)
-        g["labels"]["__meta_marathon_app_label_" + sanitize(it.key())] = it->is_string() ? it->get<std::string>() : it->dump();
+        g["labels"]["__meta_marathon_app_label_" + sanitize_label_name(it.key())] = it->is_string() ? it->get<std::string>() : it->dump();
 
     const json& networks = arr(app, "networks");
     const bool container_net = !networks.empty() && str(networks[0], "mode") == "container";
@@ -95,7 +81,7 @@ json app_group(const json& app, const TaskFilter& filter) {
                    {"__meta_marathon_port_index", std::to_string(i)}};
             if (i < port_labels.size())
                 for (auto it = port_labels[i]->begin(); it != port_labels[i]->end(); ++it)
-                    t[prefix + sanitize(it.key())] = it->is_string() ? it->get<std::string>() : it->dump();
+                    t[prefix + sanitize_label_name(it.key())] = it->is_string() ? it->get<std::string>() : it->dump();
             g["targets"].push_back(std::move(t));
         }
     }
