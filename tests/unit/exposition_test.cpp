@@ -98,4 +98,19 @@ TEST_CASE("stats for the strategies come out of /metrics, or say why not", "[met
     proxy::BackendStats n;
     proxy::read_prometheus_stats("node_load1 0.5\n", HERD_STAT_HEAD_SAMPLES, n);
     CHECK_THAT(n.error, Contains("is this a Prometheus server?"));
+
+    // A fresh Prometheus: the TSDB serves, but no sample was appended yet, so the counter has no
+    // series. That is 0 samples (single-most-data may still choose it), not "no figures".
+    std::string fresh;
+    for (size_t at = 0, next; at < text.size(); at = next + 1) {
+        next = text.find('\n', at);
+        if (next == std::string::npos) next = text.size();
+        auto line = text.substr(at, next - at);
+        if (line.find("prometheus_tsdb_head_samples_appended_total") == std::string::npos) fresh += line + "\n";
+    }
+    proxy::BackendStats f;
+    proxy::read_prometheus_stats(fresh, HERD_STAT_HEAD_SAMPLES, f);
+    CHECK(f.error.empty());
+    CHECK((f.present & HERD_STAT_HEAD_SAMPLES) != 0);
+    CHECK(f.head_samples == 0);
 }

@@ -1,6 +1,8 @@
 #include "admin/http_server.hpp"
 
+#include "http/request_rules.hpp"
 #include "util/host_port.hpp"
+#include "util/log_limiter.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -21,6 +23,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t kMaxBody = 1 << 20;
+const http_rules::RequestLimits kLimits{100};
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
@@ -46,14 +49,46 @@ private:
         parser_->body_limit(kMaxBody);
         parser_->header_limit(64 * 1024);
         stream_.expires_after(std::chrono::seconds(60));
-        http::async_read(stream_, buffer_, *parser_,
-                         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+        http::async_read_header(stream_, buffer_, *parser_,
+                                [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+    }
+
+    // The proxy's RFC 9112 rules apply here too: a request that cannot be framed safely is
+    // refused with a 4xx and the connection closed, never answered as if it were two.
+    void on_header(beast::error_code ec) {
+        if (ec) return on_error(ec);
+        if (auto r = http_rules::check_request(parser_->get(), kLimits)) return reply_error(r->status, r->reason);
+        if (parser_->is_done()) return on_read({});
+        if (parser_->get().version() >= 11 &&
+            beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+            auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+            http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                if (wec) return self->finish();
+                self->read_body();
+            });
+            return;
+        }
+        read_body();
+    }
+
+    void read_body() {
+        http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+            if (ec) return self->on_error(ec);
+            self->on_read({});
+        });
+    }
+
+    void on_error(beast::error_code ec) {
+        if (auto r = http_rules::rejection_for_parse_error(ec)) {
+            if (r->status == 413) r->reason = "request body over 1 MiB";
+            return reply_error(r->status, r->reason);
+        }
+        if (ec == beast::error::timeout && buffer_.size() > 0) return reply_error(408, "the request was not completed in time");
+        finish();
     }
 
     void on_read(beast::error_code ec) {
-        if (ec == http::error::body_limit) return reply_error(413, "request body over 1 MiB");
-        if (ec == http::error::header_limit) return reply_error(431, "request headers too large");
-        if (ec) return finish();
+        if (ec) return on_error(ec);
         busy_ = true;
         auto req = parser_->release();
         Request r;
@@ -126,6 +161,9 @@ struct HttpServer::Impl {
     std::string address;
     uint16_t port = 0;
 
+    asio::steady_timer pause{io};
+    util::LogLimiter accept_log{std::chrono::seconds(10)};
+
     void accept() {
         acceptor.async_accept([this](beast::error_code ec, tcp::socket s) {
             if (ec == asio::error::operation_aborted || stopping) return;
@@ -133,10 +171,17 @@ struct HttpServer::Impl {
                 beast::error_code ignored;
                 s.set_option(tcp::no_delay(true), ignored);
                 std::make_shared<Session>(std::move(s), handler, live, stopping)->start();
-            } else {
-                spdlog::warn("admin accept failed: {}", ec.message());
+                return accept();
             }
-            accept();
+            uint64_t held = 0;
+            if (accept_log.allow(&held))
+                spdlog::warn("admin accept failed: {}{}", ec.message(),
+                             held ? " (" + std::to_string(held) + " more since the last report)" : "");
+            // At the fd limit accept fails at once, forever: pause instead of spinning (as nginx does).
+            pause.expires_after(std::chrono::milliseconds(100));
+            pause.async_wait([this](beast::error_code) {
+                if (!stopping) accept();
+            });
         });
     }
 };
@@ -177,6 +222,7 @@ void HttpServer::stop() {
         impl_->stopping = true;
         beast::error_code ec;
         impl_->acceptor.close(ec);
+        impl_->pause.cancel();
         auto live = impl_->live;  // close_if_idle may erase from the set
         for (auto& s : live) s->close_if_idle();
     });

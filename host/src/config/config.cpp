@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -316,6 +317,14 @@ private:
                 read(v, k, c.eject_duration);
             } else if (k == "mpp_endpoints") {
                 read(v, k, c.mpp_endpoints);
+            } else if (k == "max_request_headers") {
+                int n = static_cast<int>(c.max_request_headers);
+                read(v, k, n, 1, 100000);
+                c.max_request_headers = static_cast<size_t>(n);
+            } else if (k == "max_response_header") {
+                read_size(v, k, c.max_response_header);
+            } else if (k == "retry_on") {
+                retry_on(v, k, c.retry_on);
             } else {
                 error(pos_of(key.source()),
                       "unknown key \"" + k + "\" in [[proxy]] (see docs/configuration.md for the proxy's keys)");
@@ -325,6 +334,29 @@ private:
         if (!t.contains("backends")) error(p.where, "[[proxy]] \"" + p.name + "\" needs backends = [\"<discovery name>\", ...]");
         if (!t.contains("strategy")) error(p.where, "[[proxy]] \"" + p.name + "\" needs a strategy = { plugin = ..., name = ... }");
         p.proxy = std::move(c);
+    }
+
+    // retry_on = ["connect", "reset", "timeout", "502", "503", "504"]; [] never retries.
+    void retry_on(const toml::node& v, const std::string& k, RetryOn& out) {
+        if (!expect(v, toml::node_type::array, k, "an array such as [\"connect\", \"reset\", \"502\", \"504\"]")) return;
+        RetryOn r{false, false, false, {}};
+        auto& a = *v.as_array();
+        for (size_t i = 0; i < a.size(); ++i) {
+            std::string s;
+            if (!read(*a.get(i), k + "[" + std::to_string(i) + "]", s)) return;
+            if (s == "connect") r.connect = true;
+            else if (s == "reset") r.reset = true;
+            else if (s == "timeout") r.timeout = true;
+            else if (s.size() == 3 && s[0] == '5' && std::isdigit(static_cast<unsigned char>(s[1])) &&
+                     std::isdigit(static_cast<unsigned char>(s[2])))
+                r.statuses.push_back(std::stoi(s));
+            else {
+                error(pos_of(a.get(i)->source()), "\"" + k + "\": unknown condition \"" + s +
+                                                      "\" (connect, reset, timeout, or a 5xx status such as \"502\")");
+                return;
+            }
+        }
+        out = std::move(r);
     }
 
     // { plugin = "...", name = "..." [, interval = "10s" for a strategy] [, plugin keys...] }

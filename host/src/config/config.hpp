@@ -7,6 +7,7 @@
 #include <herd/plugin_api.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -58,6 +59,17 @@ struct PluginRef {
     nlohmann::json settings;  // the table's other keys, for the plugin
 };
 
+// Which failures of one attempt send the request to another backend (retry_on). The default
+// leaves out 503 and the response timeout: Prometheus answers a PromQL timeout with 503
+// (errorType "timeout"), and a query that timed out on one replica must not run again on every other.
+struct RetryOn {
+    bool connect = true;   // refused, unreachable, connect timeout, unresolvable
+    bool reset = true;     // the connection broke, or the answer was not valid HTTP, before any byte reached the client
+    bool timeout = false;  // no response header within response_timeout
+    std::vector<int> statuses{502, 504};
+    bool status(int s) const { return std::find(statuses.begin(), statuses.end(), s) != statuses.end(); }
+};
+
 // A [[proxy]]'s own settings (its strategy and affinity modules are the pipeline's plugin_refs:
 // the strategy first, then the affinity modules in order).
 struct ProxyConfig {
@@ -76,6 +88,9 @@ struct ProxyConfig {
     std::chrono::milliseconds eject_duration{10000};     // passive ejection cool-down
     int eject_after = 1;                                 // consecutive failures before ejection
     bool mpp_endpoints = false;                          // /mpp/health, /mpp/status, /mpp/metrics
+    RetryOn retry_on;
+    size_t max_request_headers = 100;                    // header fields per request; 431 beyond
+    uint64_t max_response_header = 64 << 10;             // bytes of a backend's response head
 };
 
 // A [[proxy]] / [[sharding]] / [[dispatch]] table.

@@ -47,6 +47,7 @@ struct Backend {
     metrics::Series* requests[6] = {};  // by status class: 1xx..5xx, [0] = no response
     metrics::Series* retries = nullptr;
     metrics::Series* errors = nullptr;
+    metrics::Series* protocol_errors = nullptr;  // broke HTTP framing: stray or extra bytes, 101
     metrics::Histogram* latency = nullptr;
 
     bool ejected(int64_t now_ns) const noexcept { return ejected_until_ns.load(std::memory_order_relaxed) > now_ns; }

@@ -62,7 +62,7 @@ void remove_backend_series(metrics::Registry& r, const std::string& proxy, const
     const std::vector<std::string> id{proxy, backend};
     for (const char* code : {"error", "1xx", "2xx", "3xx", "4xx", "5xx"})
         r.counter("herd_proxy_requests_total", "", {"proxy", "backend", "code"}).remove({proxy, backend, code});
-    for (const char* c : {"herd_proxy_retries_total", "herd_proxy_backend_errors_total"})
+    for (const char* c : {"herd_proxy_retries_total", "herd_proxy_backend_errors_total", "herd_proxy_backend_protocol_errors_total"})
         r.counter(c, "", {"proxy", "backend"}).remove(id);
     for (const char* g : {"herd_proxy_backend_ready", "herd_proxy_backend_eligible", "herd_proxy_backend_score",
                           "herd_proxy_backend_ejected"})
@@ -90,11 +90,16 @@ void ProxyPipeline::attach_metrics(Backend& b) {
                                        {"proxy", "backend", "code"});
     static const char* classes[] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
     for (int i = 0; i < 6; ++i) b.requests[i] = &requests.with({pc_.name, b.id, classes[i]});
-    b.retries = &registry_.counter("herd_proxy_retries_total", "Requests retried elsewhere after this backend failed.",
+    b.retries = &registry_.counter("herd_proxy_retries_total", "Requests sent to another backend after this one failed (retries that happened).",
                                    {"proxy", "backend"}).with(id);
     b.errors = &registry_.counter("herd_proxy_backend_errors_total",
                                   "Failures: connect, reset, timeout, 502/503/504, broken responses.", {"proxy", "backend"})
                     .with(id);
+    b.protocol_errors = &registry_.counter("herd_proxy_backend_protocol_errors_total",
+                                           "Answers that broke HTTP framing (bytes nobody asked for, a 101 without "
+                                           "Upgrade): the connection was closed, never reused.",
+                                           {"proxy", "backend"})
+                             .with(id);
     b.latency = &registry_.histogram("herd_proxy_request_duration_seconds",
                                      "Time from sending a request to a backend to the end of its response.",
                                      {"proxy", "backend"}, metrics::latency_buckets())
@@ -130,6 +135,19 @@ std::string ProxyPipeline::start(std::vector<int> inherited) {
                                          {"proxy"}).with({pc_.name});
     ctx->too_large = &registry_.counter("herd_proxy_request_too_large_total",
                                         "Requests refused with 413: body over max_request_body.", {"proxy"})
+                          .with({pc_.name});
+    ctx->bad_requests = &registry_.counter("herd_proxy_bad_requests_total",
+                                           "Requests refused before forwarding: malformed (RFC 9112), too large, "
+                                           "unsupported (CONNECT, HTTP/2), incomplete in time.",
+                                           {"proxy"})
+                             .with({pc_.name});
+    ctx->accept_errors = &registry_.counter("herd_proxy_accept_errors_total",
+                                            "accept() failures (at the fd limit accepting pauses for 100 ms).", {"proxy"})
+                              .with({pc_.name});
+    ctx->abandoned = &registry_.counter("herd_proxy_abandoned_requests_total",
+                                        "Requests whose client left before the answer began: the upstream "
+                                        "connection was closed so the backend stops working on it.",
+                                        {"proxy"})
                           .with({pc_.name});
     server_ = std::make_unique<ProxyServer>(ctx);
     try {

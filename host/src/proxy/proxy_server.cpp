@@ -1,5 +1,6 @@
 #include "proxy/proxy_server.hpp"
 
+#include "http/request_rules.hpp"
 #include "proxy/wire.hpp"
 #include "util/host_port.hpp"
 
@@ -9,9 +10,12 @@
 #include <boost/intrusive/list.hpp>
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <list>
 #include <span>
 #include <thread>
@@ -39,6 +43,8 @@ constexpr size_t kMaxIdlePerBackend = 64;
 constexpr auto kSweep = std::chrono::milliseconds(100);
 // On stop, an idle keep-alive connection may be about to send its next request: it gets this long.
 constexpr auto kStopGrace = std::chrono::seconds(1);
+// After accept failed for lack of file descriptors or memory.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
 int64_t deadline_after(std::chrono::milliseconds d) {
     return steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
@@ -158,6 +164,7 @@ struct Exchange {
     // Reused by every request of the session (never shared: a write may be suspended mid-way).
     std::string head;  // the request head, then the response head
     std::string chunk_line;
+    wire::ConnectionTokens tokens;  // scratch for hop-by-hop handling
 };
 
 enum class Outcome {
@@ -167,28 +174,36 @@ enum class Outcome {
     client_gone,   // the client disappeared or the relay broke after bytes were sent
 };
 
-struct Failure {
-    std::string reason;  // connect, timeout, reset, status
-    int status = 0;      // the backend's 502/503/504, when that was it
+enum class FailureKind { connect, reset, timeout, status };
+
+// A backend's answer kept for the client when it is the last thing any backend said (issue:
+// "every backend tried failed" used to replace Prometheus' own 503 errorType "timeout").
+struct KeptAnswer {
+    unsigned status = 0;
+    std::string content_type;
+    std::string body;
+    std::string backend;
 };
 
-// Chooses a backend among the eligible ones not yet tried and not ejected (ejection is ignored when
-// it would leave nothing): affinity first, in configured order, then the strategy's pick.
-Backend* choose(Worker& w, const Selection& sel, const std::vector<Backend*>& tried, Exchange& x) {
-    const int64_t now = steady_now_ns();
-    for (int pass = 0; pass < 2; ++pass) {
-        w.candidates.clear();
-        w.candidate_abi.clear();
-        for (const auto& b : sel.eligible) {
-            if (std::find(tried.begin(), tried.end(), b.get()) != tried.end()) continue;
-            if (pass == 0 && b->ejected(now)) continue;
-            w.candidates.push_back(b.get());
-            w.candidate_abi.push_back(&b->abi);
-        }
-        if (!w.candidates.empty()) break;
+struct Failure {
+    FailureKind kind = FailureKind::reset;
+    std::string reason;  // "connect", "timeout", "reset", "status 502", "malformed response: ..."
+    int status = 0;      // the backend's status, when that was it
+};
+
+bool retried(const config::RetryOn& on, const Failure& f) {
+    switch (f.kind) {
+        case FailureKind::connect: return on.connect;
+        case FailureKind::reset: return on.reset;
+        case FailureKind::timeout: return on.timeout;
+        case FailureKind::status: return on.status(f.status);
     }
+    return false;
+}
+
+// The affinity modules decide first, in configured order, then the strategy's pick.
+Backend* pick_among_candidates(Worker& w, Exchange& x) {
     const size_t n = w.candidates.size();
-    if (n == 0) return nullptr;
     for (auto& a : w.ctx->affinity) {
         int64_t i = a.ops->lookup(a.handle, &x.abi, w.candidate_abi.data(), n);
         if (i != HERD_AFFINITY_NONE && static_cast<size_t>(i) < n) {
@@ -200,6 +215,30 @@ Backend* choose(Worker& w, const Selection& sel, const std::vector<Backend*>& tr
     return w.candidates[i < n ? i : 0];
 }
 
+// Chooses a backend not yet tried: an eligible one that is not ejected; else the best ready
+// fallback that is not ejected (single-most-data and first-ready choose one backend, and a replica
+// can answer /-/ready while its queries fail: the retry must reach another); else, ejected or not,
+// an eligible one, then a fallback.
+Backend* choose(Worker& w, const Selection& sel, const std::vector<Backend*>& tried, Exchange& x) {
+    const int64_t now = steady_now_ns();
+    auto gather = [&](const std::vector<std::shared_ptr<Backend>>& from, bool skip_ejected) {
+        w.candidates.clear();
+        w.candidate_abi.clear();
+        for (const auto& b : from) {
+            if (!tried.empty() && std::find(tried.begin(), tried.end(), b.get()) != tried.end()) continue;
+            if (skip_ejected && b->ejected(now)) continue;
+            w.candidates.push_back(b.get());
+            w.candidate_abi.push_back(&b->abi);
+        }
+        return !w.candidates.empty();
+    };
+    if (gather(sel.eligible, true)) return pick_among_candidates(w, x);
+    if (gather(sel.fallback, true)) return w.candidates.front();
+    if (gather(sel.eligible, false)) return pick_among_candidates(w, x);
+    if (gather(sel.fallback, false)) return w.candidates.front();
+    return nullptr;
+}
+
 void note_failure(RouteContext& ctx, Backend& b, const Failure& f) {
     b.errors->add(1);
     b.failures_since_selection.fetch_add(1, std::memory_order_relaxed);
@@ -209,23 +248,96 @@ void note_failure(RouteContext& ctx, Backend& b, const Failure& f) {
         b.ejected_until_ns.store(until, std::memory_order_relaxed);
     }
     if (n == 1)  // the first failure of a streak; the rest are counted in herd_proxy_backend_errors_total
-        spdlog::warn("proxy {}: backend {} failed ({}{}); selecting again", ctx.proxy_name, b.id, f.reason,
-                     f.status ? " " + std::to_string(f.status) : "");
+        spdlog::warn("proxy {}: backend {} failed ({}); selecting again", ctx.proxy_name, b.id, f.reason);
     ctx.reselect();
 }
 
-std::string why(const boost::system::error_code& ec, const Deadline& d) {
-    return d.fired ? "timeout" : ec == asio::error::operation_aborted ? "cancelled" : "reset";
+// A backend that broke HTTP's framing (an answer nobody asked for, bytes after a complete answer,
+// a 101 nobody asked for): its connection is closed, never pooled, so no later client can receive
+// what it sent. Counted per backend, logged at most once per 10 s per proxy.
+void note_protocol_error(RouteContext& ctx, Backend& b, const std::string& what) {
+    b.protocol_errors->add(1);
+    uint64_t held = 0;
+    if (ctx.protocol_log.allow(&held))
+        spdlog::warn("proxy {}: backend {} broke HTTP framing ({}); its connection is closed{}", ctx.proxy_name, b.id,
+                     what, held ? " (" + std::to_string(held) + " more such since the last report)" : "");
 }
+
+bool is_parse_error(const boost::system::error_code& ec) {
+    return &ec.category() == &http::make_error_code(http::error::bad_version).category() &&
+           ec != http::error::end_of_stream && ec != http::error::partial_message && ec != http::error::need_buffer;
+}
+
+// Names what went wrong with a backend's answer.
+Failure read_failure(const boost::system::error_code& ec, const Deadline& d, uint64_t header_limit) {
+    if (d.fired) return {FailureKind::timeout, "timeout"};
+    if (ec == http::error::header_limit)
+        return {FailureKind::reset, "response head over " + std::to_string(header_limit) + " bytes (max_response_header)"};
+    if (ec == http::error::end_of_stream) return {FailureKind::reset, "closed before answering"};
+    if (ec == http::error::partial_message) return {FailureKind::reset, "broke off the answer"};
+    if (is_parse_error(ec)) return {FailureKind::reset, "malformed response: " + ec.message()};
+    if (ec == asio::error::operation_aborted) return {FailureKind::reset, "cancelled"};
+    return {FailureKind::reset, "reset"};
+}
+
+// An idle pooled connection must have nothing to read: data means the backend sent something
+// nobody asked for (it would reach the next client as its answer), end-of-stream means it closed.
+// One poll(2) per reuse.
+enum class IdleState { clean, closed, stray_bytes };
+IdleState idle_state(Socket& s) {
+    pollfd p{s.native_handle(), POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) == 0) return IdleState::clean;
+    char c;
+    const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 ? IdleState::stray_bytes : IdleState::closed;
+}
+
+// Watches the client while the backend has not begun to answer: a client that goes away makes
+// herd close the upstream connection (as nginx does), so Prometheus stops evaluating a query
+// nobody waits for. Armed with one async_wait; disarmed when the answer's head arrives.
+struct ClientWatch {
+    Socket* upstream = nullptr;
+    bool gone = false;
+};
+
+void watch_client(Socket& client, const std::shared_ptr<ClientWatch>& watch) {
+    client.async_wait(Socket::wait_read, [watch, fd = client.native_handle()](boost::system::error_code ec) {
+        if (ec || !watch->upstream) return;
+        char c;
+        const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+            return;  // a pipelined request, not a close: the client is still there
+        watch->gone = true;
+        boost::system::error_code ignored;
+        watch->upstream->cancel(ignored);
+    });
+}
+
+void disarm(Socket& client, ClientWatch& watch) {
+    if (!watch.upstream) return;
+    watch.upstream = nullptr;
+    boost::system::error_code ignored;
+    client.cancel(ignored);  // nothing else is pending on the client meanwhile
+}
+
+using ResponseParser = http::response_parser<http::buffer_body, PoolAllocator<char>>;
 
 // Sends one request to one backend and relays the answer to the client.
 // fresh: do not reuse a pooled connection (the previous one was found closed).
+// last_attempt: a retryable status is relayed, not retried (nothing else can be tried).
 Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Backend& b, Exchange& x,
-                      bool last_attempt, bool& client_keep_alive, Failure& failure, bool fresh) {
-    auto& cfg = w.ctx->cfg;
+                      bool last_attempt, bool& client_keep_alive, Failure& failure, KeptAnswer& kept, bool fresh) {
+    auto& ctx = *w.ctx;
+    auto& cfg = ctx.cfg;
     auto start = std::chrono::steady_clock::now();
 
-    std::unique_ptr<Upstream> up = fresh ? nullptr : w.take(b);
+    std::unique_ptr<Upstream> up;
+    while (!fresh && (up = w.take(b))) {
+        const auto state = idle_state(up->socket);
+        if (state == IdleState::clean) break;
+        if (state == IdleState::stray_bytes) note_protocol_error(ctx, b, "bytes sent on an idle connection");
+        up.reset();
+    }
     const bool reused = up != nullptr;
     if (!up) {
         up = std::make_unique<Upstream>(w.io.get_executor());
@@ -236,7 +348,7 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
             asio::ip::basic_resolver<tcp, Executor> r(w.io.get_executor());
             auto [rec, results] = co_await r.async_resolve(b.host, b.port, nothrow);
             if (rec || results.empty()) {
-                failure = {"resolve"};
+                failure = {FailureKind::connect, "resolve"};
                 co_return Outcome::retry;
             }
             ep = *results.begin();
@@ -244,7 +356,7 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
         up->deadline.set(cfg.connect_timeout);
         auto [cec] = co_await up->socket.async_connect(ep, nothrow);
         if (cec) {
-            failure = {up->deadline.fired ? "connect timeout" : "connect"};
+            failure = {FailureKind::connect, up->deadline.fired ? "connect timeout" : "connect"};
             co_return Outcome::retry;
         }
         boost::system::error_code ignored;
@@ -252,70 +364,111 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
     }
 
     // The request: its head as the backend gets it, then the buffered body, in one write.
-    wire::request_head(x.head, x.req, b.address, x.peer);
+    wire::request_head(x.head, x.req, b.address, x.peer, x.tokens);
     up->deadline.set(cfg.response_timeout);
     std::array<asio::const_buffer, 2> request{asio::buffer(x.head), asio::buffer(x.req.body())};
     auto [wec, wn] = co_await asio::async_write(up->socket, request, nothrow);
-    http::response_parser<http::buffer_body, PoolAllocator<char>> p;
-    p.body_limit(boost::none);
-    if (x.req.method() == http::verb::head) p.skip(true);
+
+    // The answer's head; interim (1xx) answers before it are passed on to HTTP/1.1 clients
+    // (RFC 9110 §15.2) — except 100 Continue, which herd answered itself — and never taken for
+    // the final answer: the real one is read right after them on this connection.
+    auto watch = std::make_shared<ClientWatch>(ClientWatch{&up->socket});
+    if (!wec) watch_client(client, watch);
+    std::optional<ResponseParser> p;
+    bool committed = false;  // bytes reached the client: no retry from here on
     boost::system::error_code hec = wec;
-    if (!hec) std::tie(hec, std::ignore) = co_await http::async_read_header(up->socket, up->buffer, p, nothrow);
+    for (int interim = 0; !hec; ++interim) {
+        p.emplace();
+        p->body_limit(boost::none);
+        p->header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(cfg.max_response_header, UINT32_MAX)));
+        if (x.req.method() == http::verb::head) p->skip(true);
+        std::tie(hec, std::ignore) = co_await http::async_read_header(up->socket, up->buffer, *p, nothrow);
+        disarm(client, *watch);
+        if (hec) break;
+        const unsigned s = p->get().result_int();
+        if (s >= 200 || s < 100) break;
+        if (s == 101 || interim >= 16) {
+            const std::string what = s == 101 ? "101 Switching Protocols to a request without Upgrade"
+                                              : "more than 16 interim answers";
+            note_protocol_error(ctx, b, what);
+            failure = {FailureKind::reset, "malformed response: " + what};
+            co_return committed ? Outcome::client_gone : Outcome::retry;
+        }
+        if (s != 100 && x.req.version() >= 11) {
+            wire::interim_head(x.head, p->get(), x.tokens);
+            client_deadline.set(cfg.response_timeout);
+            auto [iec, in] = co_await asio::async_write(client, asio::buffer(x.head), nothrow);
+            if (iec) co_return Outcome::client_gone;
+            committed = true;
+        }
+    }
+    if (watch->gone) {
+        ctx.abandoned->add(1);
+        co_return Outcome::client_gone;  // the upstream connection closes with `up`
+    }
     if (hec) {
         // A reused connection the backend had already closed: not the backend's fault.
-        if (reused && !up->deadline.fired) {
+        if (reused && !committed && !up->deadline.fired && !is_parse_error(hec) && hec != http::error::header_limit) {
             w.pool.erase(b.serial);  // its siblings are likely closed too (the backend restarted)
             co_return Outcome::retry_fresh;
         }
-        failure = {why(hec, up->deadline)};
-        co_return Outcome::retry;
+        failure = read_failure(hec, up->deadline, cfg.max_response_header);
+        if (is_parse_error(hec)) note_protocol_error(ctx, b, failure.reason);
+        co_return committed ? Outcome::client_gone : Outcome::retry;
     }
-    auto& res = p.get();
+    auto& res = p->get();
     const unsigned status = res.result_int();
-    if ((status == 502 || status == 503 || status == 504) && !last_attempt) {
-        failure = {"status", static_cast<int>(status)};
-        co_return Outcome::retry;  // the connection is dropped with its unread body
-    }
+    const bool retry_status = !committed && !last_attempt && cfg.retry_on.status(static_cast<int>(status));
 
     // Read as much of the body as fits before writing anything: a small answer then leaves in one
     // write with its head, and a backend that breaks off before this point can still be retried.
     char buf[kRelayChunk];
     size_t have = 0;
-    if (!p.is_done()) {
+    if (!p->is_done()) {
         res.body().data = buf;
         res.body().size = sizeof buf;
-        while (!p.is_done() && res.body().size > 0) {
-            auto [rec, rn] = co_await http::async_read(up->socket, up->buffer, p, nothrow);
+        while (!p->is_done() && res.body().size > 0) {
+            auto [rec, rn] = co_await http::async_read(up->socket, up->buffer, *p, nothrow);
             if (rec == http::error::need_buffer) break;
             if (rec) {
-                failure = {why(rec, up->deadline)};
-                co_return Outcome::retry;
+                failure = read_failure(rec, up->deadline, cfg.max_response_header);
+                co_return committed ? Outcome::client_gone : Outcome::retry;
             }
         }
         have = sizeof buf - res.body().size;
     }
+    if (retry_status) {
+        failure = {FailureKind::status, "status " + std::to_string(status), static_cast<int>(status)};
+        if (p->is_done()) {  // small enough to keep: the client gets it if nothing better comes
+            kept.status = status;
+            kept.content_type = std::string(res[http::field::content_type]);
+            kept.body.assign(buf, have);
+            kept.backend = b.id;
+        }
+        co_return Outcome::retry;  // the connection is dropped with anything unread
+    }
 
     // From here on bytes go to the client: no more retries.
     const bool upstream_keep_alive = res.keep_alive();
-    const bool bodyless = x.req.method() == http::verb::head || status == 204 || status == 304 || status < 200;
+    const bool bodyless = x.req.method() == http::verb::head || status == 204 || status == 304;
     const bool http10 = x.req.version() < 11;
     wire::Framing framing;
     std::optional<uint64_t> length;
     if (bodyless) {
         framing = wire::Framing::upstream;
-    } else if (p.is_done()) {
+    } else if (p->is_done()) {
         framing = wire::Framing::length;
         length = have;
-    } else if (p.content_length()) {
+    } else if (p->content_length()) {
         framing = wire::Framing::length;
-        length = have + *p.content_length_remaining();
+        length = have + *p->content_length_remaining();
     } else {
         framing = http10 ? wire::Framing::close : wire::Framing::chunked;
     }
     if (http10 || framing == wire::Framing::close) client_keep_alive = false;
     b.requests[std::min<unsigned>(status / 100, 5)]->add(1);
     if (status < 500) b.consecutive_failures.store(0, std::memory_order_relaxed);
-    wire::response_head(x.head, res, framing, length, client_keep_alive, b.id, x.extra_response_headers);
+    wire::response_head(x.head, res, framing, length, client_keep_alive, b.id, x.extra_response_headers, x.tokens);
 
     const bool chunked = framing == wire::Framing::chunked;
     for (bool first = true;; first = false) {
@@ -328,20 +481,20 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
         }
         if (have) out[n++] = asio::buffer(buf, have);
         if (chunked && have) out[n++] = asio::buffer("\r\n", 2);
-        if (chunked && p.is_done()) out[n++] = asio::buffer("0\r\n\r\n", 5);
+        if (chunked && p->is_done()) out[n++] = asio::buffer("0\r\n\r\n", 5);
         client_deadline.set(cfg.response_timeout);
         auto [cwec, cwn] = co_await asio::async_write(client, std::span(out.data(), n), nothrow);
         if (cwec) co_return Outcome::client_gone;
-        if (p.is_done()) break;
+        if (p->is_done()) break;
         // A large answer: relay the rest piece by piece as it arrives.
         res.body().data = buf;
         res.body().size = sizeof buf;
         up->deadline.set(cfg.response_timeout);
-        auto [rec, rn] = co_await http::async_read(up->socket, up->buffer, p, nothrow);
+        auto [rec, rn] = co_await http::async_read(up->socket, up->buffer, *p, nothrow);
         if (rec == http::error::need_buffer) rec = {};
         if (rec) {
             spdlog::warn("proxy {}: backend {} broke off a response ({}); the client's connection is closed",
-                         w.ctx->proxy_name, b.id, why(rec, up->deadline));
+                         ctx.proxy_name, b.id, read_failure(rec, up->deadline, cfg.max_response_header).reason);
             b.errors->add(1);
             co_return Outcome::client_gone;
         }
@@ -349,7 +502,13 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
     }
 
     b.latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    if (upstream_keep_alive) w.give_back(b, std::move(up));
+    // Back to the pool only when the answer was read to its end and nothing followed it: whatever
+    // followed would be read as the next client's answer.
+    if (up->buffer.size() != 0) {
+        note_protocol_error(ctx, b, "bytes after a complete answer");
+    } else if (upstream_keep_alive) {
+        w.give_back(b, std::move(up));
+    }
     co_return Outcome::done;
 }
 
@@ -365,7 +524,7 @@ Task<void> await_selection_round(Worker& w, uint64_t round) {
 
 Task<bool> reply(Socket& client, unsigned version, bool keep_alive, http::status status, const std::string& content_type,
                  std::string body, const std::string& backend = "none") {
-    http::response<http::string_body> res{status, version};
+    http::response<http::string_body> res{status, version < 10 || version > 11 ? 11u : version};
     res.set(http::field::server, "herd");
     res.set(http::field::content_type, content_type);
     res.set("X-Herd-Backend", backend);
@@ -376,8 +535,8 @@ Task<bool> reply(Socket& client, unsigned version, bool keep_alive, http::status
     co_return !ec && keep_alive;
 }
 
-// Closing right after an early answer (413) would reset the connection while the client is still
-// sending its body, and the client would never read the answer. Like nginx's lingering close:
+// Closing right after an early answer (400, 413) would reset the connection while the client is
+// still sending, and the client would never read the answer. Like nginx's lingering close:
 // stop sending, read and discard what still comes for a bounded while, then close.
 Task<void> linger_close(Socket& client, Deadline& deadline) {
     boost::system::error_code ec;
@@ -392,14 +551,39 @@ Task<void> linger_close(Socket& client, Deadline& deadline) {
     }
 }
 
+// A request refused before it went anywhere: the answer, then a lingering close (RFC 9112: a
+// server that cannot frame a request must close; a silent close tells the client nothing).
+Task<void> refuse(RouteContext& ctx, Socket& client, Deadline& deadline, unsigned version, const http_rules::Rejection& r) {
+    ctx.bad_requests->add(1);
+    if (r.status == 413) ctx.too_large->add(1);
+    const char* type = r.status == 413 || r.status == 431 ? "bad_data" : "bad_request";
+    co_await reply(client, version, false, static_cast<http::status>(r.status), "application/json", api_error(type, r.reason));
+    co_await linger_close(client, deadline);
+}
+
 }  // namespace
 
 Task<void> Worker::accept_loop() {
+    asio::steady_timer pause(io.get_executor());
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(nothrow);
         if (ec == asio::error::operation_aborted || stopping) co_return;
         if (ec) {
-            spdlog::warn("proxy {}: accept failed: {}", ctx->proxy_name, ec.message());
+            ctx->accept_errors->add(1);
+            uint64_t held = 0;
+            const bool out_of_resources = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                                          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+            if (ctx->accept_log.allow(&held))
+                spdlog::warn("proxy {}: accept failed: {}{}{}", ctx->proxy_name, ec.message(),
+                             held ? " (" + std::to_string(held) + " more failures since the last report)" : "",
+                             out_of_resources ? "; pausing accepts for 100 ms, open connections are still served" : "");
+            // Out of file descriptors or memory the listener stays readable and accept fails at
+            // once, again and again: pause (as nginx does) so open connections keep being served.
+            if (out_of_resources) {
+                pause.expires_after(kAcceptPause);
+                co_await pause.async_wait(nothrow);
+                if (stopping) co_return;
+            }
             continue;
         }
         socket.set_option(tcp::no_delay(true), ec);
@@ -412,6 +596,7 @@ Task<void> Worker::session(Socket client) {
     boost::system::error_code ec;
     const std::string peer = client.remote_endpoint(ec).address().to_string();
     const auto& cfg = ctx->cfg;
+    const http_rules::RequestLimits limits{cfg.max_request_headers};
     Deadline deadline;
     deadline.socket = &client;
     deadlines.push_back(deadline);
@@ -433,35 +618,37 @@ Task<void> Worker::session(Socket client) {
         deadline.idle = true;
         auto [hec, hn] = co_await http::async_read_header(client, buffer, parser, nothrow);
         deadline.idle = false;
-        if (hec == http::error::body_limit) {  // its Content-Length alone is over the limit
-            ctx->too_large->add(1);
-            co_await reply(client, parser.get().version(), false, http::status::payload_too_large, "application/json",
-                           api_error("bad_data", "request body over " + std::to_string(cfg.max_request_body) + " bytes"));
-            co_await linger_close(client, deadline);
+        if (hec) {
+            if (auto r = http_rules::rejection_for_parse_error(hec)) {
+                if (r->status == 413) r->reason = "request body over " + std::to_string(cfg.max_request_body) + " bytes";
+                co_await refuse(*ctx, client, deadline, parser.get().version(), *r);
+            } else if (deadline.fired && buffer.size() > 0 && !stopping) {
+                // Part of a request, then silence: say so (nginx: 408) rather than vanish.
+                co_await refuse(*ctx, client, deadline, 11, {408, "the request was not completed in time"});
+            }
             co_return;
         }
-        if (hec) {
-            if (hec == http::error::header_limit)
-                co_await reply(client, 11, false, http::status::request_header_fields_too_large, "application/json",
-                               api_error("bad_data", "request headers too large"));
+        if (auto r = http_rules::check_request(parser.get(), limits)) {
+            co_await refuse(*ctx, client, deadline, parser.get().version(), *r);
             co_return;
         }
         const unsigned version = parser.get().version();
-        if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        // 100 Continue exists from HTTP/1.1 on: an HTTP/1.0 client would take it for the answer.
+        if (version >= 11 && !parser.is_done() && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
             http::response<http::empty_body> cont{http::status::continue_, version};
             co_await http::async_write(client, cont, nothrow);
         }
         if (!parser.is_done()) {
             deadline.set(cfg.idle_timeout);
             auto [bec, bn] = co_await http::async_read(client, buffer, parser, nothrow);
-            if (bec == http::error::body_limit) {
-                ctx->too_large->add(1);
-                co_await reply(client, version, false, http::status::payload_too_large, "application/json",
-                               api_error("bad_data", "request body over " + std::to_string(cfg.max_request_body) + " bytes"));
-                co_await linger_close(client, deadline);
+            if (bec) {
+                if (auto r = http_rules::rejection_for_parse_error(bec)) {
+                    if (r->status == 413)
+                        r->reason = "request body over " + std::to_string(cfg.max_request_body) + " bytes";
+                    co_await refuse(*ctx, client, deadline, version, *r);
+                }
                 co_return;
             }
-            if (bec) co_return;
         }
         x.req = parser.release();
         bool keep_alive = x.req.keep_alive() && !stopping;
@@ -506,32 +693,40 @@ Task<void> Worker::session(Socket client) {
         Backend* chosen = nullptr;
         Outcome outcome = Outcome::retry;
         Failure failure;
-        std::shared_ptr<const Selection> held;  // keeps the chosen backend alive during the exchange
+        KeptAnswer kept;
+        std::shared_ptr<const Selection> held;         // keeps the chosen backend alive during the exchange
+        std::shared_ptr<const Selection> failed_held;  // keeps the last failed one alive until it is counted
+        Backend* failed = nullptr;
         std::string last_failed;
         uint64_t reselect_round = 0;  // the round the last failure asked for
         for (int attempt = 0; attempt <= cfg.retries; ++attempt) {
             held = current_selection();
             chosen = choose(*this, *held, tried, x);
             if (!chosen && attempt > 0) {
-                // Nothing else is eligible: retry after the re-selection the failure asked for.
+                // Nothing else is eligible or ready: retry after the re-selection the failure asked for.
                 co_await await_selection_round(*this, reselect_round);
                 held = current_selection();
                 chosen = choose(*this, *held, tried, x);
             }
             if (!chosen) break;
+            if (failed) failed->retries->add(1);  // a retry that really happens, counted on the backend that failed
+            failed = nullptr;
+            failed_held.reset();
             x.extra_response_headers.clear();
             for (auto& a : ctx->affinity) a.ops->remember(a.handle, &x.abi, &chosen->abi, &x.header_sink);
             const bool last = attempt == cfg.retries;
-            outcome = co_await forward(*this, client, deadline, *chosen, x, last, keep_alive, failure, false);
+            outcome = co_await forward(*this, client, deadline, *chosen, x, last, keep_alive, failure, kept, false);
             if (outcome == Outcome::retry_fresh)  // a pooled connection the backend had closed: not its fault
-                outcome = co_await forward(*this, client, deadline, *chosen, x, last, keep_alive, failure, true);
+                outcome = co_await forward(*this, client, deadline, *chosen, x, last, keep_alive, failure, kept, true);
             if (outcome != Outcome::retry) break;
-            chosen->requests[0]->add(1);
+            if (failure.kind != FailureKind::status) chosen->requests[0]->add(1);
             reselect_round = ctx->selection->rounds_started() + 1;
             note_failure(*ctx, *chosen, failure);
             last_failed = chosen->id;
             tried.push_back(chosen);  // compared only: it may not outlive `held`
-            if (attempt < cfg.retries) chosen->retries->add(1);
+            if (!retried(cfg.retry_on, failure)) break;
+            failed = chosen;
+            failed_held = held;
         }
 
         if (outcome == Outcome::client_gone) co_return;
@@ -548,7 +743,14 @@ Task<void> Worker::session(Socket client) {
                 co_return;
             continue;
         }
-        const bool timeout = failure.reason.find("timeout") != std::string::npos;
+        if (kept.status) {  // the last thing a backend said is the client's answer, not herd's summary
+            if (!co_await reply(client, version, keep_alive, static_cast<http::status>(kept.status),
+                                kept.content_type.empty() ? "application/json" : kept.content_type,
+                                std::move(kept.body), kept.backend))
+                co_return;
+            continue;
+        }
+        const bool timeout = failure.kind == FailureKind::timeout || failure.reason == "connect timeout";
         if (!co_await reply(client, version, keep_alive, timeout ? http::status::gateway_timeout : http::status::bad_gateway,
                             "application/json",
                             api_error(timeout ? "timeout" : "unavailable",

@@ -3,12 +3,15 @@
 //    connection pool: the request path takes no lock.
 //  - Requests are buffered up to max_request_body so they can be replayed on retry (413 beyond);
 //    responses are relayed in pieces as they arrive, never held whole.
-//  - Retries go to another eligible backend after a connect failure, reset, timeout or 502/503/504,
-//    and never once a byte has reached the client.
+//  - Retries go to another backend after the failures retry_on names, never once a byte has
+//    reached the client; when every attempt failed the client gets the last backend's own answer.
+//  - Requests are checked against RFC 9112 (http/request_rules) and refused with a 4xx before
+//    anything is forwarded; an upstream connection is pooled only after a complete, clean answer.
 #pragma once
 
 #include "config/config.hpp"
 #include "proxy/selection.hpp"
+#include "util/log_limiter.hpp"
 
 #include <herd/plugin_api.h>
 
@@ -45,6 +48,11 @@ struct RouteContext {
     std::function<std::optional<LocalResponse>(const std::string& path)> local;  // may be empty
     metrics::Series* no_backend = nullptr;
     metrics::Series* too_large = nullptr;
+    metrics::Series* bad_requests = nullptr;   // refused before forwarding (400, 405, 408, 413, 431, 501, 505)
+    metrics::Series* accept_errors = nullptr;
+    metrics::Series* abandoned = nullptr;      // the client left before the answer began
+    util::LogLimiter accept_log{std::chrono::seconds(10)};
+    util::LogLimiter protocol_log{std::chrono::seconds(10)};
 };
 
 class ProxyServer {

@@ -15,6 +15,10 @@ namespace herd::proxy {
 struct Selection {
     uint64_t version = 0;
     std::vector<std::shared_ptr<Backend>> eligible;
+    // Ready backends the strategy did not choose, best first: where a request goes after every
+    // eligible one failed or is ejected (single-most-data and first-ready choose only one, and a
+    // replica can answer /-/ready while its queries fail).
+    std::vector<std::shared_ptr<Backend>> fallback;
 };
 
 class SelectionSource {

@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <thread>
@@ -66,6 +67,8 @@ struct SelectionLoop::Impl {
             h.storage_bytes = stats[i].storage_bytes;
             h.lowest_timestamp_s = stats[i].lowest_timestamp_s;
             h.recent_failures = backends[i]->failures_since_selection.exchange(0);
+            // An ejected backend is still failing as far as the strategy should know.
+            if (backends[i]->ejected(steady_now_ns()) && h.recent_failures == 0) h.recent_failures = 1;
             ptrs[i] = &h;
             readiness[backends[i]->id] = stats[i].ready;
         }
@@ -83,11 +86,24 @@ struct SelectionLoop::Impl {
             spdlog::error("proxy {}: {}; keeping the previous selection", proxy, error);
         } else {
             auto next = std::make_shared<Selection>();
-            for (size_t i = 0; i < n; ++i)
+            std::vector<size_t> rest;
+            for (size_t i = 0; i < n; ++i) {
                 if (eligible[i]) next->eligible.push_back(backends[i]);
+                else if (stats[i].ready) rest.push_back(i);
+            }
+            // Fallbacks best first: the strategy's score where it has one, then discovery order.
+            std::stable_sort(rest.begin(), rest.end(), [&](size_t a, size_t b) {
+                const bool ha = !std::isnan(score[a]), hb = !std::isnan(score[b]);
+                if (ha != hb) return ha;
+                return ha && score[a] > score[b];
+            });
+            for (size_t i : rest) next->fallback.push_back(backends[i]);
             std::vector<std::string> before, after;
             for (auto& b : current->eligible) before.push_back(b->id);
             for (auto& b : next->eligible) after.push_back(b->id);
+            std::vector<std::string> fallback_before, fallback_after;
+            for (auto& b : current->fallback) fallback_before.push_back(b->id);
+            for (auto& b : next->fallback) fallback_after.push_back(b->id);
             if (next->eligible.empty() && !current->eligible.empty()) {
                 result = "kept_previous";
                 if (view.last_result != "kept_previous")  // once per outage, not once per selection
@@ -96,6 +112,10 @@ struct SelectionLoop::Impl {
                 result = "none";
             } else if (before == after) {
                 result = "unchanged";
+                if (fallback_before != fallback_after) {  // only the fallbacks moved: publish quietly
+                    next->version = current->version + 1;
+                    out.publish(std::move(next));
+                }
             } else {
                 result = "changed";
                 std::string list;

@@ -45,7 +45,11 @@ void read_prometheus_stats(const std::string& text, uint32_t needs, BackendStats
     };
     take(HERD_STAT_START_TIME, e.value("process_start_time_seconds"), s.start_time_s);
     // Every series of the family: 2.x has {type="float"} and {type="histogram"}, older ones none.
-    take(HERD_STAT_HEAD_SAMPLES, e.sum("prometheus_tsdb_head_samples_appended_total"), s.head_samples);
+    // The head-samples counter has no series before a fresh Prometheus appends its first sample,
+    // while its TSDB (whose head-series gauge is always there) already serves: that is 0, not unknown.
+    auto head = e.sum("prometheus_tsdb_head_samples_appended_total");
+    if (!head && e.value("prometheus_tsdb_head_series")) head = 0.0;
+    take(HERD_STAT_HEAD_SAMPLES, head, s.head_samples);
     take(HERD_STAT_STORAGE_BYTES, e.value("prometheus_tsdb_storage_blocks_bytes"), s.storage_bytes);
     take(HERD_STAT_LOWEST_TIMESTAMP, e.value("prometheus_tsdb_lowest_timestamp_seconds"), s.lowest_timestamp_s);
     const uint32_t missing = (needs & kMetricStats) & ~s.present;

@@ -3,6 +3,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
+#include <cctype>
 #include <charconv>
 
 namespace herd::proxy::wire {
@@ -28,15 +29,49 @@ bool is_hop_by_hop(http::field f) {
 
 namespace {
 
-// Names listed in the Connection header are hop-by-hop too (RFC 9110 §7.6.1).
-template <class Fields>
-bool listed_in_connection(const Fields& f, std::string_view name) {
-    auto c = f.find(http::field::connection);
-    if (c == f.end()) return false;
-    for (auto token : http::token_list(c->value()))
-        if (beast::iequals(token, name)) return true;
+constexpr size_t kSmall = 8;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+}  // namespace
+
+void ConnectionTokens::clear() {
+    small_.clear();
+    large_.clear();
+}
+
+void ConnectionTokens::add(std::string_view value) {
+    for (auto token : http::token_list(value)) {
+        // close and keep-alive are framing, not field names; they need no lookup.
+        if (beast::iequals(token, "close") || beast::iequals(token, "keep-alive")) continue;
+        small_.push_back(token);
+    }
+}
+
+void ConnectionTokens::finish() {
+    if (small_.size() <= kSmall) return;
+    large_.reserve(small_.size());
+    for (auto t : small_) large_.insert(lower(t));
+    small_.clear();
+}
+
+bool ConnectionTokens::listed(std::string_view name) const {
+    if (!large_.empty()) {
+        thread_local std::string key;
+        key.assign(name);
+        for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return large_.count(key) != 0;
+    }
+    for (auto t : small_)
+        if (beast::iequals(t, name)) return true;
     return false;
 }
+
+namespace {
 
 void append_number(std::string& out, uint64_t n) {
     char buf[24];
@@ -53,14 +88,16 @@ void field(std::string& out, std::string_view name, std::string_view value) {
 
 }  // namespace
 
-void request_head(std::string& out, const Request& req, std::string_view host, std::string_view peer) {
+void request_head(std::string& out, const Request& req, std::string_view host, std::string_view peer,
+                  ConnectionTokens& tokens) {
     out.clear();
     out.append(req.method_string());
     out += ' ';
     out.append(req.target());
     out.append(" HTTP/1.1\r\n");
     field(out, "Host", host);
-    const bool has_connection = req.find(http::field::connection) != req.end();
+    tokens.collect(req);
+    const bool has_connection = !tokens.empty();
     std::string_view xff;
     bool has_proto = false;
     for (const auto& f : req) {
@@ -73,7 +110,7 @@ void request_head(std::string& out, const Request& req, std::string_view host, s
             continue;
         }
         if (name == http::field::unknown && beast::iequals(f.name_string(), "X-Forwarded-Proto")) has_proto = true;
-        if (has_connection && listed_in_connection(req, f.name_string())) continue;
+        if (has_connection && tokens.listed(f.name_string())) continue;
         field(out, f.name_string(), f.value());
     }
     out.append("X-Forwarded-For: ");
@@ -95,7 +132,7 @@ void request_head(std::string& out, const Request& req, std::string_view host, s
 
 void response_head(std::string& out, const ResponseHeader& res, Framing framing,
                    std::optional<uint64_t> content_length, bool keep_alive, std::string_view backend_id,
-                   std::string_view extra_lines) {
+                   std::string_view extra_lines, ConnectionTokens& tokens) {
     out.clear();
     out.append("HTTP/1.1 ");
     append_number(out, res.result_int());
@@ -103,12 +140,13 @@ void response_head(std::string& out, const ResponseHeader& res, Framing framing,
     auto reason = res.reason();
     out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason);
     out.append("\r\n");
-    const bool has_connection = res.find(http::field::connection) != res.end();
+    tokens.collect(res);
+    const bool has_connection = !tokens.empty();
     for (const auto& f : res) {
         const auto name = f.name();
         if (is_hop_by_hop(name)) continue;
         if (name == http::field::content_length && framing != Framing::upstream) continue;
-        if (has_connection && listed_in_connection(res, f.name_string())) continue;
+        if (has_connection && tokens.listed(f.name_string())) continue;
         field(out, f.name_string(), f.value());
     }
     field(out, "X-Herd-Backend", backend_id);
@@ -121,6 +159,22 @@ void response_head(std::string& out, const ResponseHeader& res, Framing framing,
         out.append("Transfer-Encoding: chunked\r\n");
     }
     if (!keep_alive) out.append("Connection: close\r\n");
+    out.append("\r\n");
+}
+
+void interim_head(std::string& out, const ResponseHeader& res, ConnectionTokens& tokens) {
+    out.clear();
+    out.append("HTTP/1.1 ");
+    append_number(out, res.result_int());
+    out += ' ';
+    auto reason = res.reason();
+    out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason);
+    out.append("\r\n");
+    tokens.collect(res);
+    for (const auto& f : res) {
+        if (is_hop_by_hop(f.name()) || (!tokens.empty() && tokens.listed(f.name_string()))) continue;
+        field(out, f.name_string(), f.value());
+    }
     out.append("\r\n");
 }
 

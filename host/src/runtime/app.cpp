@@ -180,10 +180,21 @@ int App::run() {
     {
         std::lock_guard lk(mu_);
         admin_ = std::move(admin);
+    }
+    {
+        // Built without mu_: probing plugins and starting proxies takes time, and the admin
+        // endpoints (/-/ready says "starting" meanwhile) must answer all along.
+        std::lock_guard reloading(reload_mu_);
         config::Diagnostics errors;
-        running_ = build(cfg, nullptr, &errors, true);
-        start_new(running_);
-        pipelines_ = build_pipelines(cfg, nullptr, &errors, true);
+        auto running = build(cfg, nullptr, &errors, true);
+        start_new(running);
+        {
+            std::lock_guard lk(mu_);
+            running_ = std::move(running);
+        }
+        auto pipelines = build_pipelines(cfg, nullptr, &errors, true);
+        std::lock_guard lk(mu_);
+        pipelines_ = std::move(pipelines);
         config_ = std::move(cfg);
         started_ = true;
         publish_instance_metrics();
@@ -253,6 +264,7 @@ bool App::reload() {
         return false;
     };
 
+    std::lock_guard reloading(reload_mu_);  // one reload at a time; the admin endpoints never take it
     auto loaded = config::load_file(opts_.config_file, opts_.default_plugin_dir);
     if (!loaded.config) {
         for (const auto& d : loaded.errors) spdlog::error("{}", d.str());
@@ -267,7 +279,10 @@ bool App::reload() {
         return refuse(errs.front().str());
     }
 
-    std::unique_lock lk(mu_);
+    // Only this thread changes running_ and pipelines_ (under reload_mu_), so reading them here
+    // needs no lock; mu_ is taken only to swap what changed in. Probing plugins (up to the probe
+    // timeout), starting proxies and draining the replaced ones (up to response_timeout) all run
+    // without it, so /-/ready, /metrics and /status keep answering while a reload runs.
     config::Diagnostics errors;
     auto created = build(cfg, &running_, &errors, false);
     // New and changed proxies start now, before anything is committed: a port they cannot bind
@@ -285,56 +300,66 @@ bool App::reload() {
     }
     if (!errors.empty()) {
         for (const auto& d : errors) spdlog::error("{}", d.str());
-        lk.unlock();
         created_pipelines.clear();
         created.clear();
         if (new_admin) new_admin->stop();
         return refuse(errors.front().str());
     }
 
-    // Commit: keep the unchanged, stop what was removed or replaced, then start the new.
-    std::map<Key, Running> next;
-    for (const auto& ic : cfg.instances) {
-        Key key{ic.kind, ic.name};
-        if (auto it = running_.find(key); it != running_.end() && !created.count(key)) {
-            next.emplace(key, std::move(it->second));
-            running_.erase(it);
-        }
-    }
-    size_t kept = next.size(), removed = running_.size(), added = created.size();
+    // Commit: keep the unchanged; take out what was removed or replaced (stopped below, outside
+    // the lock); the new proxies already listen beside the ones they replace.
+    std::map<Key, Running> retired;
+    std::map<std::string, RunningPipeline> retired_pipelines;
+    size_t kept = 0, removed = 0, added = created.size() + created_pipelines.size();
     auto& up = reg.gauge("herd_instance_up", "1 when a configured plugin instance runs, 0 when it failed.",
                          {"kind", "name", "plugin"});
-    for (auto& [key, r] : running_) up.remove({plugins::kind_name(key.first), key.second, r.cfg.plugin});
-    running_.clear();  // stops and destroys the removed and replaced instances
-    start_new(created);
-    for (auto& [key, r] : created) next.emplace(key, std::move(r));
-    running_ = std::move(next);
-
-    std::map<std::string, RunningPipeline> next_pipelines;
-    for (const auto& pc : cfg.pipelines) {
-        if (auto it = pipelines_.find(pc.name); it != pipelines_.end() && !created_pipelines.count(pc.name)) {
-            next_pipelines.emplace(pc.name, std::move(it->second));
-            pipelines_.erase(it);
-        }
-    }
-    added += created_pipelines.size();
-    removed += pipelines_.size();
-    for (auto& [name, p] : pipelines_) metrics::global().gauge("herd_pipeline_up", "", {"kind", "name"}).remove({p.cfg.kind, name});
-    pipelines_.clear();  // stops the removed and replaced proxies (their successors already listen)
-    for (auto& [name, p] : created_pipelines) next_pipelines.emplace(name, std::move(p));
-    pipelines_ = std::move(next_pipelines);
-
     std::unique_ptr<admin::HttpServer> old_admin;
-    if (new_admin) {
-        old_admin = std::move(admin_);
-        admin_ = std::move(new_admin);
+    {
+        std::lock_guard lk(mu_);
+        std::map<Key, Running> next;
+        for (const auto& ic : cfg.instances) {
+            Key key{ic.kind, ic.name};
+            if (auto it = running_.find(key); it != running_.end() && !created.count(key)) {
+                next.emplace(key, std::move(it->second));
+                running_.erase(it);
+            }
+        }
+        kept = next.size();
+        removed = running_.size();
+        for (auto& [key, r] : running_) up.remove({plugins::kind_name(key.first), key.second, r.cfg.plugin});
+        retired.swap(running_);
+        running_ = std::move(next);
+
+        std::map<std::string, RunningPipeline> next_pipelines;
+        for (const auto& pc : cfg.pipelines) {
+            if (auto it = pipelines_.find(pc.name); it != pipelines_.end() && !created_pipelines.count(pc.name)) {
+                next_pipelines.emplace(pc.name, std::move(it->second));
+                pipelines_.erase(it);
+            }
+        }
+        removed += pipelines_.size();
+        for (auto& [name, p] : pipelines_)
+            metrics::global().gauge("herd_pipeline_up", "", {"kind", "name"}).remove({p.cfg.kind, name});
+        retired_pipelines.swap(pipelines_);
+        for (auto& [name, p] : created_pipelines) next_pipelines.emplace(name, std::move(p));
+        pipelines_ = std::move(next_pipelines);
+        if (new_admin) {
+            old_admin = std::move(admin_);
+            admin_ = std::move(new_admin);
+        }
+        apply_log_level(cfg);
     }
-    apply_log_level(cfg);
-    config_ = std::move(cfg);
-    last_reload_ = std::chrono::system_clock::now();
-    last_reload_ok_ = true;
-    last_reload_error_.clear();
-    lk.unlock();
+    retired_pipelines.clear();  // the replaced proxies finish their requests in flight (their successors listen)
+    retired.clear();            // stops and destroys the removed and replaced instances
+    start_new(created);         // before they are visible to /status: start_new writes their state
+    {
+        std::lock_guard lk(mu_);
+        for (auto& [key, r] : created) running_.emplace(key, std::move(r));
+        config_ = std::move(cfg);
+        last_reload_ = std::chrono::system_clock::now();
+        last_reload_ok_ = true;
+        last_reload_error_.clear();
+    }
     if (old_admin) old_admin->stop();
 
     {

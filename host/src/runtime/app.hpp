@@ -72,7 +72,10 @@ private:
     plugins::PluginRegistry registry_;
     discovery::Manager discovery_;
 
-    mutable std::mutex mu_;  // guards everything below
+    // Held for a whole reload (and the first start), never by the admin endpoints: only its
+    // holder changes running_ and pipelines_, so it may read them without mu_.
+    std::mutex reload_mu_;
+    mutable std::mutex mu_;  // guards everything below; held only for short reads and swaps
     std::optional<config::Config> config_;
     std::map<Key, Running> running_;
     std::map<std::string, RunningPipeline> pipelines_;  // by name

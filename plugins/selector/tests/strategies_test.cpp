@@ -98,3 +98,33 @@ TEST_CASE("first-ready: active/standby in listed order", "[selector]") {
     f.add("standby-2", true);
     CHECK(first_ready(f.span()).eligible == std::vector<uint8_t>{0, 1, 0});
 }
+
+TEST_CASE("single-most-data and first-ready pass over a ready backend that keeps failing", "[selector][failover]") {
+    // The preferred replica answers /-/ready but its requests fail: the next-best must be chosen,
+    // or every request fails (issue: no failover with one eligible backend).
+    Fleet f;
+    auto& a = f.add("a", true, kData);
+    a.head_samples = 5000;
+    a.recent_failures = 3;
+    auto& b = f.add("b", true, kData);
+    b.head_samples = 1000;
+    CHECK(single_most_data(f.span(), {}, "a").eligible == std::vector<uint8_t>{0, 1});
+    CHECK(first_ready(f.span()).eligible == std::vector<uint8_t>{0, 1});
+    // When every ready one has failures, the usual choice stands: something must serve.
+    b.recent_failures = 1;
+    CHECK(single_most_data(f.span(), {}, "").eligible == std::vector<uint8_t>{1, 0});
+    CHECK(first_ready(f.span()).eligible == std::vector<uint8_t>{1, 0});
+    // Failures over, the best one is back.
+    a.recent_failures = 0;
+    b.recent_failures = 0;
+    CHECK(single_most_data(f.span(), {}, "b").eligible == std::vector<uint8_t>{1, 0});
+}
+
+TEST_CASE("single-most-data: a fresh ready replica with no samples yet is still a choice", "[selector]") {
+    // Prometheus has no prometheus_tsdb_head_samples_appended_total series before its first append;
+    // the host reports that as 0. A fleet of fresh replicas must not answer 503 meanwhile.
+    Fleet f;
+    f.add("a", true, kData);
+    f.add("b", false, kData);
+    CHECK(single_most_data(f.span(), {}, "").eligible == std::vector<uint8_t>{1, 0});
+}
