@@ -7,7 +7,8 @@ target_link_libraries(herd_catch_main PUBLIC Catch2::Catch2)
 
 add_library(herd_test_support STATIC ${CMAKE_CURRENT_LIST_DIR}/support/support.cpp
   ${CMAKE_CURRENT_LIST_DIR}/support/http_client.cpp ${CMAKE_CURRENT_LIST_DIR}/support/prometheus.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/support/etcd_server.cpp ${CMAKE_CURRENT_LIST_DIR}/support/tls.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/support/etcd_server.cpp ${CMAKE_CURRENT_LIST_DIR}/support/tls.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/support/raw_http.cpp)
 target_include_directories(herd_test_support PUBLIC ${CMAKE_CURRENT_LIST_DIR}/support)
 target_link_libraries(herd_test_support PUBLIC herd_catch_main)
 target_compile_definitions(herd_test_support PRIVATE

@@ -13,11 +13,15 @@ namespace herd::test {
 class HerdRun {
 public:
     // Writes herd.toml (with [host] admin/data_dir filled in before `rest`) and starts herd.
-    explicit HerdRun(const std::string& rest, const std::string& host_extra = "") : port_(free_port()) {
+    // `wrapper`: a command herd runs under, e.g. {"sh", "-c", "ulimit -n 96 && exec \"$0\" \"$@\""}.
+    explicit HerdRun(const std::string& rest, const std::string& host_extra = "",
+                     std::vector<std::string> wrapper = {})
+        : port_(free_port()) {
         write_config(rest, host_extra);
-        proc_ = std::make_unique<Process>(
-            std::vector<std::string>{herd_binary().string(), "run", "-c", (dir_ / "herd.toml").string()}, dir_.path(),
-            "herd");
+        auto argv = std::move(wrapper);
+        for (auto a : {herd_binary().string(), std::string("run"), std::string("-c"), (dir_ / "herd.toml").string()})
+            argv.push_back(a);
+        proc_ = std::make_unique<Process>(argv, dir_.path(), "herd");
     }
     ~HerdRun() {
         if (proc_->running()) {

@@ -7,12 +7,26 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <iostream>
 #include <iterator>
 
 namespace herd::cli {
 
+namespace {
+// A probe must not outlive the herd that started it: a plugin hanging in create would otherwise
+// keep an orphaned probe process around forever once herd is killed (found by the hardening tests).
+void die_with_parent() {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() == 1) std::_Exit(1);  // the parent died before prctl took effect
+}
+}  // namespace
+
 int probe_load(const std::filesystem::path& file) {
+    die_with_parent();
     auto r = plugins::load_plugin(file, metrics::global());
     nlohmann::json out{{"ok", r.plugin != nullptr}};
     if (!r.plugin) out["error"] = r.error;
@@ -23,6 +37,7 @@ int probe_load(const std::filesystem::path& file) {
 int probe_create(const std::filesystem::path& file, const std::string& kind, const std::string& factory,
                  const std::string& instance, const std::filesystem::path& data_dir,
                  const std::filesystem::path& config_dir) {
+    die_with_parent();
     std::string config((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     nlohmann::json out{{"ok", false}};
     auto r = plugins::load_plugin(file, metrics::global());

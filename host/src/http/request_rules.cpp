@@ -17,7 +17,9 @@ std::optional<Rejection> rejection_for_parse_error(const beast::error_code& ec) 
     if (ec == E::body_limit) return Rejection{413, "request body too large"};
     if (ec == E::bad_method) return Rejection{400, "malformed request: invalid method token"};
     if (ec == E::bad_target) return Rejection{400, "malformed request: invalid request target"};
-    if (ec == E::bad_version) return Rejection{400, "malformed request: invalid HTTP version (HTTP/1.0 or HTTP/1.1 expected)"};
+    if (ec == E::bad_version)  // HTTP/0.9, the HTTP/2 preface ("PRI * HTTP/2.0") and every other version
+        return Rejection{400, "malformed request: HTTP/1.0 or HTTP/1.1 expected (HTTP/2 with prior knowledge is not "
+                              "supported on this port)"};
     if (ec == E::bad_line_ending) return Rejection{400, "malformed request: lines must end with CRLF"};
     if (ec == E::bad_field) return Rejection{400, "malformed request: invalid header field name (no whitespace before ':')"};
     if (ec == E::bad_value) return Rejection{400, "malformed request: invalid character in a header field value"};
@@ -35,8 +37,8 @@ std::optional<Rejection> rejection_for_parse_error(const beast::error_code& ec) 
 
 std::optional<Rejection> check_request_line(std::string_view method, std::string_view target, unsigned version,
                                             std::string* origin_form) {
-    // The HTTP/2 connection preface ("PRI * HTTP/2.0") reaches an HTTP/1.1 port from clients with
-    // prior knowledge: it deserves an answer they can read, not a close.
+    // Beast refuses versions other than 1.0 and 1.1 itself (bad_version); these stay as the
+    // rule's statement, should a parser ever let them through.
     if (method == "PRI" && target == "*" && version == 20)
         return Rejection{400, "HTTP/2 with prior knowledge is not supported on this port: use HTTP/1.1"};
     if (version != 10 && version != 11) return Rejection{505, "HTTP version not supported: use HTTP/1.1"};

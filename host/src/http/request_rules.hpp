@@ -1,13 +1,14 @@
 // RFC 9112 rules for request heads that Beast's parser leaves to the application, shared by the
 // proxy and the admin listener so both refuse the same things the same way.
 //
-// Beast already refuses: a bad method token, whitespace before a colon, control characters in a
-// value, a bare CR, Content-Length and chunked together, differing Content-Lengths, bad chunk
-// sizes. It accepts what these rules refuse: a Transfer-Encoding whose final coding is not chunked
-// (Beast reads it as "no body", and the body would then be parsed as a further request — request
-// smuggling), codings it cannot decode, HTTP versions other than 1.0 and 1.1 (the HTTP/2 preface
-// included), a missing or doubled Host, absolute-form and authority-form targets, CONNECT, and any
-// number of header fields.
+// Beast already refuses (and rejection_for_parse_error names): a bad method token, whitespace
+// before a colon, control characters in a value, bare LF line ends, versions other than HTTP/1.0
+// and 1.1 (HTTP/0.9 and the HTTP/2 preface included), Content-Length and chunked together,
+// differing Content-Lengths, bad chunk sizes. It accepts what these rules refuse: a
+// Transfer-Encoding whose final coding is not chunked (Beast reads it as "no body", and the body
+// would then be parsed as a further request — request smuggling), chunked twice, codings it
+// cannot decode, a missing or doubled Host, targets that are not origin-form (absolute-form is
+// rewritten), CONNECT, and any number of header fields.
 //
 // Everything here is linear in the size of the head: no field is compared with every other.
 #pragma once
