@@ -382,7 +382,7 @@ TEST_CASE("retries are counted only when they happen", "[proxy][hardening][failo
     CHECK(herd.metric("herd_proxy_retries_total{proxy=\"p\",backend=\"http://" + only.address() + "\"}").value_or(-1) == 0);
 }
 
-TEST_CASE("the backend's own error reaches the client; a PromQL timeout is not re-run on every replica",
+TEST_CASE("the backend's own error reaches the client, and a PromQL timeout is not re-run on every replica",
           "[proxy][hardening][errors]") {
     const std::string timeout_body =
         R"({"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"})";
