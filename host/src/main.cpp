@@ -84,6 +84,19 @@ int main(int argc, char** argv) {
     kv_watch->add_option("prefix", kv_args.key, "key prefix (default: everything)");
     kv_watch->add_option("--from", kv_args.from, "start after this revision (default: now)");
 
+    herd::cli::SinkArgs sink_args;
+    auto* sink = app.add_subcommand("sink", "Apply items to a configured sink by hand, or show what it holds (for debugging)");
+    sink->add_option("-c,--config", sink_args.config, "configuration file (TOML)")->required();
+    sink->add_option("--sink", sink_args.name, "the [[sink]] instance's name (default: the only one)");
+    sink->require_subcommand(1);
+    sink->fallthrough();
+    auto* sink_apply = sink->add_subcommand(
+        "apply", "make the sink hold exactly these items: one file each, named after the item; .yml a scrape config, "
+                 ".json file_sd target groups (no file: the empty set)");
+    sink_apply->add_option("items", sink_args.items, "item files");
+    auto* sink_show = sink->add_subcommand("show", "print what the sink holds, one JSON object per item");
+    sink_show->add_flag("--load", sink_args.load, "print the per-item load the sink reports instead");
+
     std::filesystem::path probe_file, probe_dir, probe_config_dir;
     std::string probe_kind, probe_factory, probe_instance;
     auto* probe_load = app.add_subcommand("__probe-load")->group("");
@@ -111,6 +124,11 @@ int main(int argc, char** argv) {
             for (auto* s : {kv_get, kv_put, kv_del, kv_list, kv_watch})
                 if (*s) kv_args.action = s->get_name();
             return herd::cli::kv(common, kv_args);
+        }
+        if (*sink) {
+            if (common.log_level.empty()) spdlog::set_level(spdlog::level::warn);
+            sink_args.action = *sink_apply ? "apply" : "show";
+            return herd::cli::sink(common, sink_args);
         }
         if (*sd) {
             // Discovery errors are printed by `sd` itself, once, after the groups.

@@ -62,11 +62,25 @@ SIZE(herd_selector_ops, 32);
 SIZE(herd_header_sink, 24);
 SIZE(herd_affinity_ops, 24);
 
-SIZE(herd_factory, 80);
+/* ABI 1.2: the sink kind. */
+SIZE(herd_sink_item, 56);
+AT(herd_sink_item, name, 8);
+AT(herd_sink_item, media_type, 24);
+AT(herd_sink_item, body, 40);
+SIZE(herd_sink_report, 24);
+SIZE(herd_string_sink, 24);
+SIZE(herd_sink_item_sink, 24);
+SIZE(herd_sink_ops, 32);
+AT(herd_sink_ops, apply, 8);
+AT(herd_sink_ops, load, 16);
+AT(herd_sink_ops, held, 24);
+
+SIZE(herd_factory, 88);
 AT(herd_factory, kind, 8);
 AT(herd_factory, create, 32);
 AT(herd_factory, kv, 48);
 AT(herd_factory, affinity, 72);
+AT(herd_factory, sink, 80); /* ABI 1.2: appended; 1.0/1.1 factories are 80 bytes and end before it */
 SIZE(herd_plugin_descriptor, 48);
 AT(herd_plugin_descriptor, factories, 32);
 
@@ -77,6 +91,12 @@ int main(void) {
     if (HERD_HAS_FIELD(&a, herd_create_args, config_dir)) return 1;
     a.header.struct_size = sizeof(herd_create_args);
     if (!HERD_HAS_FIELD(&a, herd_create_args, config_dir)) return 1;
+    /* HERD_HAS_FIELD: a 1.1 plugin's factory ends before sink. */
+    herd_factory f;
+    f.header.struct_size = 80;
+    if (HERD_HAS_FIELD(&f, herd_factory, sink)) return 1;
+    f.header.struct_size = sizeof(herd_factory);
+    if (!HERD_HAS_FIELD(&f, herd_factory, sink)) return 1;
     puts("ABI layout as recorded");
     return 0;
 }

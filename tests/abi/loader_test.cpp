@@ -53,6 +53,63 @@ TEST_CASE("a plugin built for an older minor loads and works", "[abi]") {
     CHECK(addresses_from(r.plugin) == std::vector<std::string>{"127.0.0.1:1000"});
 }
 
+TEST_CASE("a plugin built for ABI 1.1 (its factory ends before the 1.2 sink pointer) loads and works", "[abi]") {
+    auto r = load("minor_1_1");
+    INFO(r.refusal);
+    REQUIRE(r.plugin);
+    CHECK(r.plugin->abi_minor == 1);
+    CHECK(addresses_from(r.plugin) == std::vector<std::string>{"127.0.0.1:1011"});
+}
+
+TEST_CASE("a real plugin built against the 1.1 SDK runs in the 1.2 host exactly as its 1.2 build", "[abi]") {
+    auto old_build = load("selector_abi_1_1");
+    INFO(old_build.refusal);
+    REQUIRE(old_build.plugin);
+    CHECK(old_build.plugin->abi_minor == 1);
+    metrics::Registry reg;
+    plugins::PluginRegistry current_registry(reg, false);
+    auto current = current_registry.load(test::plugin_dir() / "selector.so");
+    REQUIRE(current.plugin);
+    CHECK(current.plugin->abi_minor == HERD_ABI_MINOR);
+    // The same decision from both builds: single-most-data over the same three backends.
+    auto decide = [](const std::shared_ptr<plugins::LoadedPlugin>& p) {
+        const herd_factory* f = nullptr;
+        for (const auto* x : p->factories)
+            if (std::string(x->name) == "single-most-data") f = x;
+        REQUIRE(f);
+        test::TempDir dir;
+        plugins::CreateError err;
+        auto inst = plugins::Instance::create(p, f, "s", "{}", dir.path(), dir.path(), &err);
+        REQUIRE(inst);
+        std::string ids[3] = {"http://a:1", "http://b:1", "http://c:1"};
+        herd_backend b[3];
+        herd_backend_stats st[3];
+        const herd_backend_stats* ptrs[3];
+        const double samples[3] = {100, 5000, 300};
+        for (int i = 0; i < 3; ++i) {
+            b[i] = {{sizeof(herd_backend), 1, 1}, {ids[i].data(), ids[i].size()}, {ids[i].data() + 7, 3}, {"{}", 2}};
+            st[i] = {{sizeof(herd_backend_stats), 1, 1}, &b[i], HERD_STAT_READY | HERD_STAT_HEAD_SAMPLES | HERD_STAT_STORAGE_BYTES,
+                     1, 0, samples[i], 0, 0, 0};
+            ptrs[i] = &st[i];
+        }
+        uint8_t eligible[3] = {};
+        double score[3] = {};
+        REQUIRE(f->selector->select(inst->handle(), ptrs, 3, eligible, score, nullptr) == HERD_OK);
+        return std::vector<uint8_t>(eligible, eligible + 3);
+    };
+    CHECK(decide(old_build.plugin) == std::vector<uint8_t>{0, 1, 0});
+    CHECK(decide(old_build.plugin) == decide(current.plugin));
+}
+
+TEST_CASE("a plugin declaring a kind this host does not know is refused, the kind named", "[abi]") {
+    auto r = load("unknown_kind");
+    REQUIRE_FALSE(r.plugin);
+    CHECK_THAT(r.refusal, Contains("declares kind 99") && Contains("does not know") && Contains("upgrade herd"));
+    auto small = load("sink_too_small");
+    REQUIRE_FALSE(small.plugin);
+    CHECK_THAT(small.refusal, Contains("declares kind sink") && Contains("ends before the sink operations"));
+}
+
 TEST_CASE("a plugin built for a newer minor is refused, naming both versions", "[abi]") {
     auto r = load("future_minor");
     REQUIRE_FALSE(r.plugin);

@@ -35,12 +35,12 @@ int check(const Common& c, const std::filesystem::path& file) {
     config::Config probe_cfg = cfg;
     probe_cfg.host.data_dir = scratch;
     runtime::InstanceBuilder builder(probe_cfg, registry, {c.isolate, false});
-    size_t kv = 0, disc = 0;
+    size_t kv = 0, disc = 0, sinks = 0;
     for (const auto& ic : cfg.instances) {
         config::Diagnostic d;
         builder.build(ic, &d);
         if (!d.message.empty()) errors.push_back(d);
-        (ic.kind == HERD_KIND_KV ? kv : disc)++;
+        (ic.kind == HERD_KIND_KV ? kv : ic.kind == HERD_KIND_SINK ? sinks : disc)++;
     }
     std::error_code ec;
     std::filesystem::remove_all(scratch, ec);
@@ -61,7 +61,8 @@ int check(const Common& c, const std::filesystem::path& file) {
         std::cerr << cfg.file << ": " << errors.size() << " error(s)\n";
         return 1;
     }
-    std::cout << cfg.file << ": OK (" << kv << " kv, " << disc << " discovery, " << cfg.pipelines.size()
+    std::cout << cfg.file << ": OK (" << kv << " kv, " << disc << " discovery, " << sinks << " sink, "
+              << cfg.pipelines.size()
               << " pipelines; plugins from "
               << cfg.host.plugin_dir.string() << "; admin " << cfg.host.admin << ")\n";
     return 0;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace herd::cli {
 
@@ -23,6 +24,13 @@ struct KvArgs {
     bool json = false;
 };
 int kv(const Common& c, const KvArgs& args);
+struct SinkArgs {
+    std::filesystem::path config;
+    std::string name, action;
+    std::vector<std::filesystem::path> items;
+    bool load = false;
+};
+int sink(const Common& c, const SinkArgs& args);
 int sd(const Common& c, const std::filesystem::path& config, const std::string& discovery, bool once,
        std::chrono::milliseconds timeout);
 

@@ -88,13 +88,14 @@ public:
             const std::string k(key.str());
             if (k == "host") {
                 host(node, cfg.host);
-            } else if (k == "kv" || k == "discovery") {
+            } else if (k == "kv" || k == "discovery" || k == "sink") {
                 instances(k, node, cfg);
             } else if (k == "proxy" || k == "sharding" || k == "dispatch") {
                 pipelines(k, node, cfg);
             } else {
                 error(pos_of(key.source()),
-                      "unknown key \"" + k + "\" (expected [host], [[kv]], [[discovery]], [[proxy]], [[sharding]], [[dispatch]])");
+                      "unknown key \"" + k +
+                          "\" (expected [host], [[kv]], [[discovery]], [[sink]], [[proxy]], [[sharding]], [[dispatch]])");
             }
         }
         check_references(cfg);
@@ -163,7 +164,9 @@ private:
     }
 
     void instances(const std::string& section, const toml::node& node, Config& cfg) {
-        const herd_kind kind = section == "kv" ? HERD_KIND_KV : HERD_KIND_DISCOVERY;
+        const herd_kind kind = section == "kv"        ? HERD_KIND_KV
+                               : section == "discovery" ? HERD_KIND_DISCOVERY
+                                                        : HERD_KIND_SINK;
         for (const toml::table* table : tables_of(section, node)) {
             const auto& t = *table;
             InstanceConfig ic;
@@ -406,6 +409,12 @@ private:
                     error(pos_of(name->source()), "duplicate " + section + " name \"" + p.name + "\" (first defined at line " +
                                                       std::to_string(other.where.line) + ")");
             if (section == "proxy") proxy(t, p);
+            // Sharding and dispatch end in a sink; its reference is checked here for every kind.
+            if (section != "proxy")
+                if (auto* sink = t.get("sink")) {
+                    std::string ref;
+                    if (read(*sink, "sink", ref)) p.sink_refs.emplace_back("sink", ref);
+                }
             cfg.pipelines.push_back(std::move(p));
         }
     }
@@ -420,6 +429,25 @@ private:
                 if (!cfg.find(HERD_KIND_DISCOVERY, ref))
                     error(p.position_of(key), p.kind + " \"" + p.name + "\": " + key + " names no [[discovery]] \"" + ref +
                                                   "\" (defined: " + (defined.empty() ? "none" : defined) + ")");
+        // A sink applies "exactly this set": it can belong to one pipeline only.
+        std::string sinks;
+        for (const auto& i : cfg.instances)
+            if (i.kind == HERD_KIND_SINK) sinks += (sinks.empty() ? "" : ", ") + i.name;
+        std::map<std::string, const PipelineConfig*> owner;
+        for (const auto& p : cfg.pipelines)
+            for (const auto& [key, ref] : p.sink_refs) {
+                if (!cfg.find(HERD_KIND_SINK, ref)) {
+                    error(p.position_of(key), p.kind + " \"" + p.name + "\": " + key + " names no [[sink]] \"" + ref +
+                                                  "\" (defined: " + (sinks.empty() ? "none" : sinks) + ")");
+                    continue;
+                }
+                auto [it, fresh] = owner.emplace(ref, &p);
+                if (!fresh)
+                    error(p.position_of(key), p.kind + " \"" + p.name + "\": sink \"" + ref + "\" already belongs to " +
+                                                  it->second->kind + " \"" + it->second->name + "\" (line " +
+                                                  std::to_string(it->second->position_of(key).line) +
+                                                  "): a sink holds exactly one pipeline's set; define another [[sink]]");
+            }
     }
 
     std::string file_;

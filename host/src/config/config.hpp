@@ -32,10 +32,10 @@ struct HostConfig {
     std::chrono::milliseconds drain_timeout{10000};
 };
 
-// A [[kv]] or [[discovery]] table: one plugin instance.
+// A [[kv]], [[discovery]] or [[sink]] table: one plugin instance.
 struct InstanceConfig {
     herd_kind kind = 0;
-    std::string section;  // "kv", "discovery": the TOML array the table came from
+    std::string section;  // "kv", "discovery", "sink": the TOML array the table came from
     std::string name;
     std::string plugin;
     std::string factory;      // "" = the plugin's only factory of this kind
@@ -100,6 +100,7 @@ struct PipelineConfig {
     Position where;
     std::shared_ptr<const toml::table> table;
     std::vector<std::pair<std::string, std::string>> discovery_refs;  // (key, discovery name)
+    std::vector<std::pair<std::string, std::string>> sink_refs;       // (key, [[sink]] name)
     std::vector<PluginRef> plugin_refs;
     std::optional<ProxyConfig> proxy;  // for kind "proxy"
     Position position_of(std::string_view key_path) const;

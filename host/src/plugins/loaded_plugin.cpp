@@ -5,6 +5,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <fstream>
+#include <cstddef>
 #include <set>
 
 namespace herd::plugins {
@@ -17,6 +18,7 @@ const char* kind_name(herd_kind k) noexcept {
         case HERD_KIND_DISCOVERY: return "discovery";
         case HERD_KIND_SELECTOR: return "selector";
         case HERD_KIND_AFFINITY: return "affinity";
+        case HERD_KIND_SINK: return "sink";
         default: return "unknown";
     }
 }
@@ -64,7 +66,7 @@ bool valid_name(const std::string& s) {
 // Smallest sizes a plugin of this major may report: the sizes as of ABI 1.0. Fields appended
 // since must be read only after HERD_HAS_FIELD says the plugin's struct has them.
 constexpr uint32_t kMinDescriptor = sizeof(herd_plugin_descriptor);
-constexpr uint32_t kMinFactory = sizeof(herd_factory);
+constexpr uint32_t kMinFactory = offsetof(herd_factory, sink);  // 1.0/1.1 factories end before sink
 
 // The descriptor is the plugin's word; check everything the host will rely on.
 std::string check_descriptor(const herd_plugin_descriptor* d) {
@@ -99,7 +101,17 @@ std::string check_descriptor(const herd_plugin_descriptor* d) {
             case HERD_KIND_DISCOVERY: ops = f->discovery ? &f->discovery->header : nullptr; min_size = sizeof(herd_discovery_ops); break;
             case HERD_KIND_SELECTOR: ops = f->selector ? &f->selector->header : nullptr; min_size = sizeof(herd_selector_ops); break;
             case HERD_KIND_AFFINITY: ops = f->affinity ? &f->affinity->header : nullptr; min_size = sizeof(herd_affinity_ops); break;
-            default: return std::string("factory \"") + f->name + "\" has unknown kind " + std::to_string(f->kind);
+            case HERD_KIND_SINK:
+                // The sink pointer is a 1.2 field: it exists only when the factory is that large.
+                if (!HERD_HAS_FIELD(f, herd_factory, sink))
+                    return std::string("factory \"") + f->name + "\" declares kind sink, but its factory table (" +
+                           std::to_string(f->header.struct_size) + " bytes) ends before the sink operations of ABI 1.2";
+                ops = f->sink ? &f->sink->header : nullptr;
+                min_size = sizeof(herd_sink_ops);
+                break;
+            default:
+                return std::string("factory \"") + f->name + "\" declares kind " + std::to_string(f->kind) +
+                       ", which this herd (ABI " + host + ") does not know: upgrade herd to run this plugin";
         }
         if (!ops) return std::string("factory \"") + f->name + "\" lacks its " + kind_name(f->kind) + " operations";
         if (ops->abi_major != HERD_ABI_MAJOR || ops->struct_size < min_size)

@@ -60,6 +60,12 @@ struct Deadline : DeadlineHook {
     int64_t at = INT64_MAX;  // steady ns
     bool fired = false;
     bool idle = false;  // a client connection waiting for its next request (closed on stop)
+    // A client connection whose request waits for the backend's answer: the sweep looks whether
+    // the client went away meanwhile and, if so, cancels `waiting_upstream` (the backend stops
+    // working on a query nobody waits for). Costs nothing per request; a look per sweep per
+    // request still waiting after one sweep.
+    Socket* waiting_upstream = nullptr;
+    bool client_gone = false;
     // A sweep that fired while nothing was pending cancelled nothing: forget it.
     void set(std::chrono::milliseconds d) {
         at = deadline_after(d);
@@ -67,6 +73,14 @@ struct Deadline : DeadlineHook {
     }
     void clear() { at = INT64_MAX; }
 };
+
+// Whether a client closed its connection: readable with end-of-stream (or an error). Pipelined
+// bytes mean it is still there.
+bool client_left(Socket& s) {
+    char c;
+    const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 
 // An idle keep-alive connection to a backend, with whatever it already sent past the last response.
 struct Upstream {
@@ -139,6 +153,11 @@ struct Worker {
             if (selection && ctx->selection->version() != selection_version) selection.reset();
             const int64_t now = steady_now_ns();
             for (Deadline& d : deadlines) {
+                if (d.waiting_upstream && !d.client_gone && client_left(*d.socket)) {
+                    d.client_gone = true;
+                    boost::system::error_code ec;
+                    d.waiting_upstream->cancel(ec);
+                }
                 if (d.at > now || d.fired) continue;
                 d.fired = true;
                 boost::system::error_code ec;
@@ -292,34 +311,6 @@ IdleState idle_state(Socket& s) {
     return n > 0 ? IdleState::stray_bytes : IdleState::closed;
 }
 
-// Watches the client while the backend has not begun to answer: a client that goes away makes
-// herd close the upstream connection (as nginx does), so Prometheus stops evaluating a query
-// nobody waits for. Armed with one async_wait; disarmed when the answer's head arrives.
-struct ClientWatch {
-    Socket* upstream = nullptr;
-    bool gone = false;
-};
-
-void watch_client(Socket& client, const std::shared_ptr<ClientWatch>& watch) {
-    client.async_wait(Socket::wait_read, [watch, fd = client.native_handle()](boost::system::error_code ec) {
-        if (ec || !watch->upstream) return;
-        char c;
-        const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-            return;  // a pipelined request, not a close: the client is still there
-        watch->gone = true;
-        boost::system::error_code ignored;
-        watch->upstream->cancel(ignored);
-    });
-}
-
-void disarm(Socket& client, ClientWatch& watch) {
-    if (!watch.upstream) return;
-    watch.upstream = nullptr;
-    boost::system::error_code ignored;
-    client.cancel(ignored);  // nothing else is pending on the client meanwhile
-}
-
 using ResponseParser = http::response_parser<http::buffer_body, PoolAllocator<char>>;
 
 // Sends one request to one backend and relays the answer to the client.
@@ -372,8 +363,7 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
     // The answer's head; interim (1xx) answers before it are passed on to HTTP/1.1 clients
     // (RFC 9110 §15.2) — except 100 Continue, which herd answered itself — and never taken for
     // the final answer: the real one is read right after them on this connection.
-    auto watch = std::make_shared<ClientWatch>(ClientWatch{&up->socket});
-    if (!wec) watch_client(client, watch);
+    client_deadline.client_gone = false;
     std::optional<ResponseParser> p;
     bool committed = false;  // bytes reached the client: no retry from here on
     boost::system::error_code hec = wec;
@@ -382,8 +372,9 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
         p->body_limit(boost::none);
         p->header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(cfg.max_response_header, UINT32_MAX)));
         if (x.req.method() == http::verb::head) p->skip(true);
+        client_deadline.waiting_upstream = &up->socket;  // the sweep watches whether the client leaves
         std::tie(hec, std::ignore) = co_await http::async_read_header(up->socket, up->buffer, *p, nothrow);
-        disarm(client, *watch);
+        client_deadline.waiting_upstream = nullptr;
         if (hec) break;
         const unsigned s = p->get().result_int();
         if (s >= 200 || s < 100) break;
@@ -402,7 +393,8 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
             committed = true;
         }
     }
-    if (watch->gone) {
+    client_deadline.waiting_upstream = nullptr;
+    if (client_deadline.client_gone) {
         ctx.abandoned->add(1);
         co_return Outcome::client_gone;  // the upstream connection closes with `up`
     }

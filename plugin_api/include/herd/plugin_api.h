@@ -32,9 +32,11 @@ extern "C" {
  * Version history (append-only within a major):
  *   1.0  initial ABI: kv, discovery, selector, affinity; host services; plugin descriptor.
  *   1.1  herd_create_args.config_dir (host -> plugin; every 1.1 host provides it).
+ *   1.2  the sink kind: HERD_KIND_SINK, herd_sink_* types, herd_sink_ops, herd_factory.sink
+ *        (appended; a host reads it only when the factory's struct_size covers it).
  */
 #define HERD_ABI_MAJOR 1
-#define HERD_ABI_MINOR 1
+#define HERD_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define HERD_PLUGIN_EXPORT __declspec(dllexport)
@@ -166,6 +168,7 @@ typedef int32_t herd_kind;
 #define HERD_KIND_DISCOVERY 2
 #define HERD_KIND_SELECTOR 3
 #define HERD_KIND_AFFINITY 4
+#define HERD_KIND_SINK 5 /* ABI 1.2 */
 
 /* Everything create() needs. Valid only during create(); copy what you keep. */
 typedef struct herd_create_args {
@@ -358,10 +361,71 @@ typedef struct herd_affinity_ops {
                      const herd_header_sink* response_headers);
 } herd_affinity_ops;
 
+/* --- sink (ABI 1.2): where a pipeline's decisions go ------------------------------------------- */
+
+/* Media types of sink items. */
+#define HERD_SINK_SCRAPE_CONFIG "application/vnd.herd.scrape-config+yaml"
+/*   a YAML document with a `scrape_configs` list in Prometheus' format (the Grafana Agent
+ *   instance-config shape: other top-level keys, e.g. `name`, may be present; a sink may refuse
+ *   keys it cannot honour) */
+#define HERD_SINK_TARGET_GROUPS "application/vnd.herd.file-sd+json"
+/*   a JSON array of file_sd target groups: [{"targets": ["h:p", ...], "labels": {...}}, ...] */
+#define HERD_SINK_CHECK_CONFIG "application/vnd.herd.check-config+yaml"
+/*   a YAML check configuration for a conf.d-style agent (Datadog: init_config + instances) */
+
+/* One item of a sink's desired set. name is unique within a set: letters, digits, '.', '_', '-'
+ * and '/' between non-empty segments (a sink writing files may use it as a relative path). */
+typedef struct herd_sink_item {
+    herd_struct_header header;
+    herd_str name;
+    herd_str media_type;
+    herd_str body;
+} herd_sink_item;
+
+/* Receives the items an apply() could not make the agent take, one call per item, before apply
+ * returns; the overall message goes to herd_error_out as usual. */
+typedef struct herd_sink_report {
+    herd_struct_header header;
+    void* ctx;
+    void (*item_error)(void* ctx, herd_str item_name, herd_str message);
+} herd_sink_report;
+
+/* Receives one string (a JSON document) before the call returns. */
+typedef struct herd_string_sink {
+    herd_struct_header header;
+    void* ctx;
+    void (*set)(void* ctx, herd_str value);
+} herd_string_sink;
+
+/* Receives the items a sink holds, before the call returns. */
+typedef struct herd_sink_item_sink {
+    herd_struct_header header;
+    void* ctx;
+    void (*item)(void* ctx, const herd_sink_item* item);
+} herd_sink_item_sink;
+
+/* Sink calls may block (files, reloads, the agent's confirmation) up to the instance's timeout;
+ * the host makes them from worker threads, never concurrently on one instance. */
+typedef struct herd_sink_ops {
+    herd_struct_header header;
+    /* Makes the sink hold exactly `items` — nothing more, nothing less — and returns HERD_OK only
+     * once its agent accepted them. Declarative and idempotent: applying the set it holds again
+     * changes nothing. On failure the agent keeps (or is restored to) what it ran before, and the
+     * items that broke it are named through `report` (may be NULL) and in err's message. */
+    herd_status (*apply)(void* instance, const herd_sink_item* const* items, size_t count,
+                         const herd_sink_report* report, herd_error_out* err);
+    /* Optional (NULL when the sink cannot tell): per-item load for load-aware dispatch, as a JSON
+     * object {"<item name>": <number>, ...} (e.g. samples a job scraped last time). */
+    herd_status (*load)(void* instance, const herd_string_sink* out, herd_error_out* err);
+    /* What the sink holds now (after its last successful apply, or found at create). */
+    herd_status (*held)(void* instance, const herd_sink_item_sink* out, herd_error_out* err);
+} herd_sink_ops;
+
 /* --- factories and the plugin descriptor ------------------------------------------------------- */
 
 /*
  * One creatable type. Exactly one of the ops pointers matches `kind`; the others are NULL.
+ * A host refuses a factory whose kind it does not know (a newer plugin's), naming the kind.
  * create: parses config_json, validates it, and makes an instance. It must not start work
  *         (threads, connections that outlive it): start/first use does that. `herd check` and
  *         reload pre-flights call it and destroy the result. Called from a host worker thread.
@@ -378,6 +442,7 @@ typedef struct herd_factory {
     const herd_discovery_ops* discovery;
     const herd_selector_ops* selector;
     const herd_affinity_ops* affinity;
+    const herd_sink_ops* sink; /* ABI 1.2: read only when header.struct_size covers it */
 } herd_factory;
 
 typedef struct herd_plugin_descriptor {

@@ -7,9 +7,12 @@
 #include <herd/sdk/host.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace herd::sdk {
 
@@ -115,6 +118,45 @@ public:
     virtual int64_t lookup(const herd_request& request, std::span<const herd_backend* const> eligible) noexcept = 0;
     virtual void remember(const herd_request& request, const herd_backend& chosen,
                           const HeaderSink& response_headers) noexcept = 0;
+};
+
+// --- sink (ABI 1.2) -----------------------------------------------------------------------------
+
+// An item of the desired set as apply() receives it: valid only during the call.
+struct SinkItemView {
+    std::string_view name, media_type, body;
+};
+
+// An item a sink holds (what held() returns).
+struct SinkItem {
+    std::string name, media_type, body;
+};
+
+// Thrown from apply() when the agent refused the set: the items that broke it, each with why.
+// The message is the overall one; the SDK reports every item through herd_sink_report.
+class SinkRefused : public Error {
+public:
+    SinkRefused(herd_status status, const std::string& message,
+                std::vector<std::pair<std::string, std::string>> items)
+        : Error(status, message), items_(std::move(items)) {}
+    const std::vector<std::pair<std::string, std::string>>& items() const noexcept { return items_; }
+
+private:
+    std::vector<std::pair<std::string, std::string>> items_;  // (item name, why)
+};
+
+class Sink {
+public:
+    static constexpr herd_kind kind = HERD_KIND_SINK;
+    virtual ~Sink() = default;
+    // Make the agent hold exactly `items`; return only once it accepted them. Idempotent. On
+    // failure restore what the agent ran before and throw SinkRefused naming the items (or Error
+    // for a failure that is nobody's item: the agent is down, a directory is not writable).
+    virtual void apply(std::span<const SinkItemView> items) = 0;
+    // What the sink holds now.
+    virtual std::vector<SinkItem> held() = 0;
+    // Per-item load as a JSON object {"<item>": <number>}; nullopt when this sink cannot tell.
+    virtual std::optional<std::string> load() { return std::nullopt; }
 };
 
 }  // namespace herd::sdk

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 namespace herd::sdk {
 
@@ -124,17 +125,66 @@ struct KvOps {
     }
 };
 
+struct SinkOps {
+    static herd_status apply(void* i, const herd_sink_item* const* items, size_t n, const herd_sink_report* refused,
+                             herd_error_out* err) noexcept {
+        try {
+            std::vector<SinkItemView> v;
+            v.reserve(n);
+            for (size_t k = 0; k < n; ++k)
+                v.push_back({to_view(items[k]->name), to_view(items[k]->media_type), to_view(items[k]->body)});
+            self<Sink>(i)->apply(v);
+            return HERD_OK;
+        } catch (const SinkRefused& e) {
+            if (refused && refused->item_error)
+                for (const auto& [name, why] : e.items()) refused->item_error(refused->ctx, to_str(name), to_str(why));
+            if (err && err->set) err->set(err->ctx, to_str(e.what()));
+            return e.status();
+        } catch (...) {
+            return report(err);
+        }
+    }
+    static herd_status load(void* i, const herd_string_sink* out, herd_error_out* err) noexcept {
+        try {
+            auto l = self<Sink>(i)->load();
+            if (!l) throw Error(HERD_ERR_UNSUPPORTED, "this sink does not report load");
+            out->set(out->ctx, to_str(*l));
+            return HERD_OK;
+        } catch (...) {
+            return report(err);
+        }
+    }
+    static herd_status held(void* i, const herd_sink_item_sink* out, herd_error_out* err) noexcept {
+        try {
+            for (const auto& item : self<Sink>(i)->held()) {
+                herd_sink_item x{header_of(sizeof(herd_sink_item)), to_str(item.name), to_str(item.media_type),
+                                 to_str(item.body)};
+                out->item(out->ctx, &x);
+            }
+            return HERD_OK;
+        } catch (...) {
+            return report(err);
+        }
+    }
+    static const herd_sink_ops* table() noexcept {
+        static const herd_sink_ops ops{header_of(sizeof(herd_sink_ops)), &apply, &load, &held};
+        return &ops;
+    }
+};
+
 }  // namespace detail
 
-// Makes the herd_factory for T (derived from exactly one of Discovery, Kv, Selector, Affinity).
+// Makes the herd_factory for T (derived from exactly one of Discovery, Kv, Selector, Affinity, Sink).
 // One T per factory: the table is a static of this template.
 template <class T>
 const herd_factory* factory(const char* name, const char* description) {
     using Base = std::conditional_t<
         std::is_base_of_v<Discovery, T>, Discovery,
-        std::conditional_t<std::is_base_of_v<Kv, T>, Kv,
-                           std::conditional_t<std::is_base_of_v<Selector, T>, Selector, Affinity>>>;
-    static_assert(std::is_base_of_v<Base, T>, "a factory type derives from Discovery, Kv, Selector or Affinity");
+        std::conditional_t<
+            std::is_base_of_v<Kv, T>, Kv,
+            std::conditional_t<std::is_base_of_v<Selector, T>, Selector,
+                               std::conditional_t<std::is_base_of_v<Sink, T>, Sink, Affinity>>>>;
+    static_assert(std::is_base_of_v<Base, T>, "a factory type derives from Discovery, Kv, Selector, Affinity or Sink");
     static_assert(std::is_constructible_v<T, const CreateContext&>, "T needs a constructor T(const CreateContext&)");
     struct Make {
         static herd_status create(const herd_create_args* args, void** out, herd_error_out* err) noexcept {
@@ -163,6 +213,7 @@ const herd_factory* factory(const char* name, const char* description) {
         if constexpr (std::is_same_v<Base, Kv>) x.kv = detail::KvOps::table();
         if constexpr (std::is_same_v<Base, Selector>) x.selector = detail::SelectorOps::table();
         if constexpr (std::is_same_v<Base, Affinity>) x.affinity = detail::AffinityOps::table();
+        if constexpr (std::is_same_v<Base, Sink>) x.sink = detail::SinkOps::table();
         return x;
     }();
     return &f;
