@@ -18,6 +18,7 @@
 #include <mutex>
 
 namespace herd::sink_files {
+using files::FileSet;
 namespace {
 
 class SinkFiles final : public sdk::Sink {

@@ -12,7 +12,7 @@ TEST_CASE("herd plugins lists the built plugin directory", "[plugins]") {
     auto r = test::run({test::herd_binary().string(), "plugins"});
     INFO(r.err);
     CHECK(r.code == 0);
-    CHECK_THAT(r.out, Contains("sd_file.so") && Contains("sd_file 0.1.0  ABI 1.1  discovery"));
+    CHECK_THAT(r.out, Contains("sd_file.so") && Contains("sd_file 0.1.0  ABI 1.2  discovery"));
 }
 
 TEST_CASE("herd plugins explains every fixture, and survives the crashing one", "[plugins][isolation]") {

@@ -43,7 +43,7 @@ TEST_CASE("a real Prometheus scrapes herd's /metrics", "[prometheus]") {
     auto info = query(prom_port, "herd_build_info");
     REQUIRE(info);
     REQUIRE(info->size() == 1);
-    CHECK((*info)[0]["metric"]["abi"] == "1.1");
+    CHECK((*info)[0]["metric"]["abi"] == "1.2");
     auto targets = query(prom_port, "herd_discovery_targets");
     REQUIRE(targets);
     REQUIRE(targets->size() == 1);

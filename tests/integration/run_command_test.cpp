@@ -28,9 +28,9 @@ TEST_CASE("run serves the admin endpoints", "[run]") {
     auto m = herd.get("/metrics");
     CHECK(m.status == 200);
     CHECK_THAT(m.headers["content-type"], Contains("text/plain; version=0.0.4"));
-    CHECK_THAT(m.body, Contains("herd_build_info{version=\"0.1.0\",abi=\"1.1\""));
+    CHECK_THAT(m.body, Contains("herd_build_info{version=\"0.1.0\",abi=\"1.2\""));
     CHECK_THAT(m.body, Contains("herd_plugin_info{file=\"" + (test::plugin_dir() / "sd_file.so").string() +
-                                "\",name=\"sd_file\",kind=\"discovery\",version=\"0.1.0\",abi=\"1.1\"} 1"));
+                                "\",name=\"sd_file\",kind=\"discovery\",version=\"0.1.0\",abi=\"1.2\"} 1"));
     CHECK_THAT(m.body, Contains("process_resident_memory_bytes"));
     CHECK(test::metric(m.body, "herd_ready") == 1);
     CHECK(test::metric(m.body, "herd_instance_up{kind=\"discovery\",name=\"replicas\",plugin=\"sd_file\"}") == 1);

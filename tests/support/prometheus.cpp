@@ -4,15 +4,30 @@
 
 namespace herd::test {
 
-PrometheusReplica::PrometheusReplica(const std::string& name) : port_(free_port()) {
-    write_file(dir_ / "prometheus.yml", "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
-                                        "  - job_name: self\n    static_configs:\n      - targets: ['" +
-                                            address() + "']\n");
+PrometheusReplica::PrometheusReplica(const std::string& name) : port_(free_port()), name_(name) {
+    config_ = dir_ / "prometheus.yml";
+    write_file(config_, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+                        "  - job_name: self\n    static_configs:\n      - targets: ['" +
+                            address() + "']\n");
+    start();
+}
+
+PrometheusReplica::PrometheusReplica(const std::string& name, const fs::path& config_file)
+    : port_(free_port()), name_(name), config_(config_file) {
+    start();
+}
+
+void PrometheusReplica::start() {
     proc_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + (dir_ / "prometheus.yml").string(),
+        std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + config_.string(),
                                  "--storage.tsdb.path=" + (dir_ / "data").string(),
                                  "--web.listen-address=" + address(), "--web.enable-lifecycle"},
-        dir_.path(), name);
+        dir_.path(), name_);
+}
+
+void PrometheusReplica::restart() {
+    kill();
+    start();
 }
 
 bool PrometheusReplica::wait_ready(std::chrono::milliseconds deadline) {

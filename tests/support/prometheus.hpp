@@ -13,6 +13,11 @@ namespace herd::test {
 class PrometheusReplica {
 public:
     explicit PrometheusReplica(const std::string& name);
+    // Runs with `config_file` (written by the caller before) instead of a file of its own.
+    PrometheusReplica(const std::string& name, const fs::path& config_file);
+    void restart();  // after kill(): the same port, the same data
+    int pid() const { return proc_ ? proc_->pid() : -1; }
+    const TempDir& dir() const { return dir_; }
     uint16_t port() const { return port_; }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
     std::string id() const { return "http://" + address(); }  // as herd names backends
@@ -26,8 +31,11 @@ public:
     bool running() { return proc_ && proc_->running(); }
 
 private:
+    void start();
     TempDir dir_;
     uint16_t port_;
+    std::string name_;
+    fs::path config_;
     std::unique_ptr<Process> proc_;
 };
 

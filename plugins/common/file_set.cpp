@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-namespace herd::sink_files {
+namespace herd::files {
 
 namespace fs = std::filesystem;
 
@@ -170,4 +170,4 @@ std::vector<sdk::SinkItem> FileSet::held() const {
     return out;
 }
 
-}  // namespace herd::sink_files
+}  // namespace herd::files

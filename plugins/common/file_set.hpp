@@ -1,4 +1,5 @@
-// The directory a sink_files instance owns a part of: which files it wrote (its manifest), and
+// A directory a sink owns a part of (sink_files: the agent's directory; sink_prometheus: its
+// file_sd directory and its record of applied scrape configs): which files it wrote (its manifest), and
 // how an exact set of items becomes exactly those files — without touching anyone else's.
 #pragma once
 
@@ -12,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace herd::sink_files {
+namespace herd::files {
 
 // One file the sink wrote.
 struct Owned {
@@ -59,4 +60,4 @@ private:
     std::map<std::string, Owned> owned_;
 };
 
-}  // namespace herd::sink_files
+}  // namespace herd::files

@@ -1,0 +1,294 @@
+// sink_prometheus: makes a vanilla Prometheus (Debian's 2.42) scrape exactly what a pipeline owns.
+//
+//   [[sink]]
+//   name = "local-prometheus"
+//   plugin = "sink_prometheus"
+//   base = "/etc/prometheus/base.yml"           # the user's own config: global, rules, remote_write, jobs
+//   output = "/etc/prometheus/prometheus.yml"   # what Prometheus reads (--config.file)
+//   reload_url = "http://127.0.0.1:9090/-/reload"   # or pid_file = "/run/prometheus.pid" (SIGHUP)
+//
+// Scrape-config items are rendered into `output` together with the base file; target-group items
+// become file_sd files in `file_sd_dir` (which a file_sd_configs job of the base reads: no reload
+// needed). Every write is atomic; `promtool check config` vets a file before it is swapped in;
+// after a reload the sink confirms through Prometheus' own metrics that it took the file. A
+// refused file is replaced by the last good one, which is reloaded, and the error names the items.
+#include "atomic_file.hpp"
+#include "file_set.hpp"
+#include "prometheus_agent.hpp"
+#include "render.hpp"
+
+#include <herd/sdk/json_config.hpp>
+#include <herd/sdk/plugin.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+
+namespace herd::sink_prometheus {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string find_promtool() {
+    for (const char* p : {"/usr/bin/promtool", "/usr/local/bin/promtool"})
+        if (::access(p, X_OK) == 0) return p;
+    return {};
+}
+
+// A target-group item must be what file_sd reads: [{"targets": ["h:p", ...], "labels": {...}}].
+std::string check_groups(std::string_view body) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(body);
+    } catch (const std::exception& e) {
+        return std::string("not valid JSON: ") + e.what();
+    }
+    if (!j.is_array()) return "target groups must be a JSON array";
+    for (const auto& g : j) {
+        if (!g.is_object() || !g.contains("targets") || !g["targets"].is_array())
+            return "every target group needs a \"targets\" array";
+        for (const auto& t : g["targets"])
+            if (!t.is_string()) return "targets must be strings (\"host:port\")";
+        if (g.contains("labels") && !g["labels"].is_object()) return "\"labels\" must be an object";
+    }
+    return {};
+}
+
+class SinkPrometheus final : public sdk::Sink {
+public:
+    explicit SinkPrometheus(const sdk::CreateContext& ctx) : host_(ctx.host), name_(ctx.instance_name) {
+        sdk::JsonConfig cfg(ctx.config_json);
+        base_ = ctx.path(cfg.string("base", ""));
+        output_ = ctx.path(cfg.string("output", ""));
+        auto reload = agent::read_reload_config(cfg, ctx);
+        std::string metrics_url = cfg.string("metrics_url", "");
+        std::string file_sd = cfg.string("file_sd_dir", "");
+        promtool_ = cfg.has("promtool") ? cfg.string("promtool", "") : find_promtool();
+        cfg.finish();
+        if (base_.empty()) throw sdk::ConfigError("base", "sink_prometheus needs base = \"<your Prometheus config>\"");
+        if (output_.empty()) throw sdk::ConfigError("output", "sink_prometheus needs output = \"<the file Prometheus reads>\"");
+        if (fs::absolute(base_) == fs::absolute(output_))
+            throw sdk::ConfigError("output", "must not be the base file: output is rewritten on every change");
+        bool exists = false;
+        files::read_file(base_, &exists);
+        if (!exists) throw sdk::ConfigError("base", "cannot read " + base_);
+        if (!reload.configured())
+            throw sdk::ConfigError("reload_url", "sink_prometheus needs reload_url (Prometheus with --web.enable-lifecycle) "
+                                                 "or pid_file (SIGHUP)");
+        const std::string suffix = "/-/reload";
+        std::string root;
+        if (!reload.url.empty() && reload.url.size() > suffix.size() &&
+            reload.url.compare(reload.url.size() - suffix.size(), suffix.size(), suffix) == 0)
+            root = reload.url.substr(0, reload.url.size() - suffix.size());
+        if (metrics_url.empty()) {
+            if (root.empty()) throw sdk::ConfigError("metrics_url", "needed to confirm reloads (e.g. \"http://127.0.0.1:9090/metrics\")");
+            metrics_url = root + "/metrics";
+        }
+        if (root.empty() && metrics_url.size() > 8) root = metrics_url.substr(0, metrics_url.rfind("/metrics"));
+        if (!promtool_.empty() && ::access(promtool_.c_str(), X_OK) != 0)
+            throw sdk::ConfigError("promtool", "cannot run " + promtool_ + " (\"\" turns the check off)");
+        file_sd_ = std::make_unique<files::FileSet>(
+            file_sd.empty() ? fs::path(output_).parent_path() / "herd-file-sd" : fs::path(ctx.path(file_sd)));
+        record_ = std::make_unique<files::FileSet>(fs::path(ctx.data_dir) / "applied");
+        agent_ = std::make_unique<PrometheusAgent>(reload, metrics_url, root + "/api/v1/query");
+        applies_ = host_.counter("herd_sink_prometheus_applies_total", "Applies by result.", {"sink", "result"});
+        phase_ = host_.gauge("herd_sink_prometheus_last_apply_seconds",
+                             "How long the last apply spent in each phase.", {"sink", "phase"});
+    }
+
+    void apply(std::span<const sdk::SinkItemView> items) override {
+        std::lock_guard lk(mu_);
+        try {
+            apply_locked(items);
+            applies_.with({name_, "success"}).add();
+        } catch (...) {
+            applies_.with({name_, "failure"}).add();
+            throw;
+        }
+    }
+
+    std::vector<sdk::SinkItem> held() override {
+        std::lock_guard lk(mu_);
+        auto out = record_->held();
+        for (auto& g : file_sd_->held()) out.push_back(std::move(g));
+        return out;
+    }
+
+    std::optional<std::string> load() override {
+        std::lock_guard lk(mu_);
+        auto by_job = agent_->samples_by_job();
+        nlohmann::json out = nlohmann::json::object();
+        for (const auto& item : record_->held()) {
+            double sum = 0;
+            for (const auto& job : parse_items(std::vector<sdk::SinkItemView>{{item.name, item.media_type, item.body}},
+                                               "", base_)[0]
+                                       .jobs)
+                if (auto it = by_job.find(job); it != by_job.end()) sum += it->second;
+            out[item.name] = sum;
+        }
+        return out.dump();
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    void took(const char* phase, Clock::time_point since) {
+        phase_.with({name_, phase}).set(std::chrono::duration<double>(Clock::now() - since).count());
+    }
+
+    // The rendered file with only these items, checked by promtool: "" or why not.
+    std::string check(const std::string& base_text, const std::vector<ScrapeItem>& items) {
+        const fs::path tmp = fs::path(output_).parent_path() / (".herd-check-" + std::to_string(::getpid()) + ".yml");
+        files::write_atomic(tmp, render(base_text, items));
+        auto why = promtool_check(promtool_, tmp.string());
+        std::error_code ec;
+        fs::remove(tmp, ec);
+        return why;
+    }
+
+    // Which changed items make the file fail: each is tried alone beside the unchanged ones.
+    std::vector<std::pair<std::string, std::string>> culprits(const std::string& base_text,
+                                                              const std::vector<ScrapeItem>& parsed,
+                                                              const std::set<std::string>& changed,
+                                                              const std::string& whole_error,
+                                                              const std::function<std::string(const std::vector<ScrapeItem>&)>& try_set) {
+        std::vector<ScrapeItem> unchanged;
+        for (const auto& p : parsed)
+            if (!changed.count(p.name)) unchanged.push_back(p);
+        std::vector<std::pair<std::string, std::string>> out;
+        size_t tried = 0;
+        for (const auto& p : parsed) {
+            if (!changed.count(p.name)) continue;
+            if (++tried > 32) break;  // bounded: past this, the rest are blamed together below
+            auto subset = unchanged;
+            subset.push_back(p);
+            if (auto why = try_set(subset); !why.empty()) out.emplace_back(p.name, why);
+        }
+        if (out.empty())  // no single item fails alone: the combination does
+            for (const auto& name : changed) out.emplace_back(name, whole_error);
+        (void)base_text;
+        return out;
+    }
+
+    void apply_locked(std::span<const sdk::SinkItemView> items) {
+        auto t0 = Clock::now();
+        std::vector<sdk::SinkItemView> scrape, groups;
+        std::vector<std::pair<std::string, std::string>> refused;
+        for (const auto& it : items) {
+            if (it.media_type == HERD_SINK_SCRAPE_CONFIG) {
+                scrape.push_back(it);
+            } else if (it.media_type == HERD_SINK_TARGET_GROUPS) {
+                if (auto why = check_groups(it.body); !why.empty()) refused.emplace_back(std::string(it.name), why);
+                else groups.push_back(it);
+            } else {
+                refused.emplace_back(std::string(it.name), "sink_prometheus takes scrape configs and target groups, not " +
+                                                               std::string(it.media_type));
+            }
+        }
+        if (!refused.empty()) {
+            const std::string msg = "item \"" + refused[0].first + "\": " + refused[0].second +
+                                    (refused.size() > 1 ? " (and " + std::to_string(refused.size() - 1) + " more)" : "");
+            throw sdk::SinkRefused(HERD_ERR_INVALID_ARGUMENT, msg, std::move(refused));
+        }
+        bool base_exists = false;
+        const std::string base_text = files::read_file(base_, &base_exists);
+        if (!base_exists) throw sdk::Error(HERD_ERR_UNAVAILABLE, "cannot read the base file " + base_);
+        auto parsed = parse_items(scrape, base_text, base_);
+        const std::string rendered = render(base_text, parsed);
+        auto group_plan = file_sd_->plan(groups);
+        auto record_plan = record_->plan(scrape);
+        bool output_exists = false;
+        const std::string current = files::read_file(output_, &output_exists);
+        const bool config_changes = !output_exists || rendered != current;
+        took("render", t0);
+        if (!config_changes && group_plan.empty() && record_plan.empty()) return;  // holds exactly this already
+
+        std::set<std::string> changed;
+        for (const auto& [file, w] : record_plan.write) changed.insert(w.second.item);
+        if (config_changes && !promtool_.empty()) {
+            auto t1 = Clock::now();
+            if (auto why = check(base_text, parsed); !why.empty()) {
+                auto blame = culprits(base_text, parsed, changed, why,
+                                      [&](const std::vector<ScrapeItem>& s) { return check(base_text, s); });
+                took("check", t1);
+                const std::string msg = "promtool refused the configuration: " + why + " (item \"" + blame[0].first + "\")";
+                throw sdk::SinkRefused(HERD_ERR_INVALID_ARGUMENT, msg, std::move(blame));
+            }
+            took("check", t1);
+        }
+
+        // Prometheus must be there to confirm anything: find out before touching a file.
+        ReloadState before;
+        if (config_changes) before = agent_->state();
+        auto t2 = Clock::now();
+        auto groups_before = file_sd_->carry_out(group_plan);
+        if (config_changes) files::write_atomic(output_, rendered);
+        took("write", t2);
+        if (config_changes) {
+            auto t3 = Clock::now();
+            try {
+                agent_->reload_and_confirm(before);
+            } catch (const sdk::Error& e) {
+                restore(current, output_exists);
+                file_sd_->undo(group_plan, groups_before, file_sd_->owned());
+                took("reload", t3);
+                if (e.status() != HERD_ERR_INVALID_ARGUMENT)
+                    throw sdk::Error(e.status(), std::string(e.what()) + "; the previous configuration file is back");
+                // Refused by Prometheus itself: find which items by trying each (no promtool, or
+                // something promtool does not check).
+                auto blame = culprits(base_text, parsed, changed, e.what(), [&](const std::vector<ScrapeItem>& s) {
+                    return try_in_prometheus(base_text, s, current, output_exists);
+                });
+                const std::string msg = std::string(e.what()) + " (item \"" + blame[0].first +
+                                        "\"); Prometheus runs the previous configuration";
+                throw sdk::SinkRefused(HERD_ERR_INVALID_ARGUMENT, msg, std::move(blame));
+            }
+            took("reload", t3);
+        }
+        record_->carry_out(record_plan);
+    }
+
+    // Puts the last good file back and makes Prometheus read it again.
+    void restore(const std::string& previous, bool existed) {
+        try {
+            if (existed) files::write_atomic(output_, previous);
+            else files::remove_durable(output_);
+            auto s = agent_->state();
+            agent_->reload_and_confirm(s);
+        } catch (const std::exception& e) {
+            host_.error("sink " + name_ + ": restoring the previous configuration: " + e.what());
+        }
+    }
+
+    // Whether Prometheus takes the file with exactly these items; restores the previous file after.
+    std::string try_in_prometheus(const std::string& base_text, const std::vector<ScrapeItem>& items,
+                                  const std::string& previous, bool existed) {
+        std::string why;
+        try {
+            auto s = agent_->state();
+            files::write_atomic(output_, render(base_text, items));
+            agent_->reload_and_confirm(s);
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        restore(previous, existed);
+        return why;
+    }
+
+    sdk::Host host_;
+    std::string name_, base_, output_, promtool_;
+    std::unique_ptr<files::FileSet> file_sd_, record_;
+    std::unique_ptr<PrometheusAgent> agent_;
+    sdk::Family applies_, phase_;
+    std::mutex mu_;
+};
+
+}  // namespace
+}  // namespace herd::sink_prometheus
+
+HERD_PLUGIN("sink_prometheus", "0.1.0", "Makes a vanilla Prometheus scrape exactly what a pipeline owns",
+            herd::sdk::factory<herd::sink_prometheus::SinkPrometheus>(
+                "sink_prometheus", "renders base + owned scrape configs, file_sd for owned targets; reload confirmed"))
