@@ -122,11 +122,12 @@ public:
         std::lock_guard lk(mu_);
         auto by_job = agent_->samples_by_job();
         nlohmann::json out = nlohmann::json::object();
-        for (const auto& item : record_->held()) {
+        const auto held = record_->held();
+        for (const auto& item : held) {
+            const std::vector<sdk::SinkItemView> one{{item.name, item.media_type, item.body}};
+            const auto parsed = parse_items(one, "", base_);  // kept: the loop below reads into it
             double sum = 0;
-            for (const auto& job : parse_items(std::vector<sdk::SinkItemView>{{item.name, item.media_type, item.body}},
-                                               "", base_)[0]
-                                       .jobs)
+            for (const auto& job : parsed.at(0).jobs)
                 if (auto it = by_job.find(job); it != by_job.end()) sum += it->second;
             out[item.name] = sum;
         }

@@ -18,6 +18,7 @@ cp -r "$example" "$work/src"
 cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" > "$work/configure.log"
 cmake --build "$work/build" > "$work/build.log"
 test -f "$work/build/sd_hello.so"
+test -f "$work/build/sink_echo.so"
 
 # The same plugin through pkg-config only.
 pc_dir=$(dirname "$(find "$prefix" -name herd_plugin_api.pc | head -1)")
@@ -58,4 +59,25 @@ for _ in $(seq 1 200); do
 done
 kill -TERM $pid; wait $pid || true
 [ -n "$ok" ] || { cat "$work/herd.log"; echo "FAIL: herd did not serve sd_hello's targets"; exit 1; }
-echo "out-of-tree plugin: built (CMake and pkg-config), listed and run by the installed herd"
+
+# The out-of-tree sink, driven by the installed herd's `herd sink`: exactly the applied set.
+cp "$work/build/sink_echo.so" "$(dirname "$(find "$prefix" -name sd_file.so)")/"
+cat >> "$work/herd.toml" <<TOML
+
+[[sink]]
+name = "index"
+plugin = "sink_echo"
+file = "$work/index.json"
+TOML
+mkdir -p "$work/items"
+printf 'scrape_configs:\n  - job_name: a\n' > "$work/items/job-a.yml"
+printf '[{"targets": ["127.0.0.1:9100"]}]\n' > "$work/items/pods.json"
+"$prefix/bin/herd" check -c "$work/herd.toml"
+"$prefix/bin/herd" sink -c "$work/herd.toml" apply "$work/items/job-a.yml" "$work/items/pods.json"
+python3 - "$work/index.json" <<'PY'
+import json, sys
+index = json.load(open(sys.argv[1]))
+assert sorted(index) == ["job-a", "pods"], index
+assert index["pods"]["media_type"] == "application/vnd.herd.file-sd+json", index
+PY
+echo "out-of-tree plugin: built (CMake and pkg-config), listed and run by the installed herd; its sink applied by herd sink"

@@ -7,7 +7,7 @@ using namespace herd;
 using Catch::Matchers::Contains;
 
 TEST_CASE("the status page shows instances, plugins and refusals, escaped", "[status]") {
-    runtime::StatusSnapshot s;
+    admin::StatusSnapshot s;
     s.version = "0.1.0";
     s.config_file = "/etc/herd/herd.toml";
     s.started_at = std::chrono::system_clock::now() - std::chrono::seconds(3725);

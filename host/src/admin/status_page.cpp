@@ -1,58 +1,12 @@
 #include "admin/status_page.hpp"
 
+#include "admin/html.hpp"
+
 #include <ctime>
 
 namespace herd::admin {
 
-std::string html_escape(const std::string& s) {
-    std::string o;
-    o.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&': o += "&amp;"; break;
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '"': o += "&quot;"; break;
-            case '\'': o += "&#39;"; break;
-            default: o += c;
-        }
-    }
-    return o;
-}
-
-std::string format_age(std::chrono::system_clock::duration d) {
-    long long s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
-    if (s < 0) s = 0;
-    std::string out;
-    if (s >= 86400) out += std::to_string(s / 86400) + "d", s %= 86400;
-    if (s >= 3600) out += std::to_string(s / 3600) + "h", s %= 3600;
-    if (s >= 60) out += std::to_string(s / 60) + "m", s %= 60;
-    if (out.empty() || s) out += std::to_string(s) + "s";
-    return out;
-}
-
-namespace {
-
-std::string when(std::chrono::system_clock::time_point t) {
-    if (t.time_since_epoch().count() == 0) return "never";
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return std::string(buf) + " (" + format_age(std::chrono::system_clock::now() - t) + " ago)";
-}
-
-std::string badge(const std::string& state) {
-    const bool good = state == "running" || state == "healthy" || state == "ready" || state == "serving" ||
-                      state == "eligible";
-    const bool warn = state == "starting" || state == "stopped" || state == "selecting" || state == "no";
-    return "<span class=\"badge " + std::string(good ? "ok" : warn ? "warn" : "bad") + "\">" + html_escape(state) + "</span>";
-}
-
-}  // namespace
-
-std::string render_status_page(const runtime::StatusSnapshot& s) {
+std::string render_status_page(const StatusSnapshot& s) {
     using std::string;
     const auto e = html_escape;
     string h;
@@ -77,40 +31,19 @@ std::string render_status_page(const runtime::StatusSnapshot& s) {
          "</code> — <a href=\"/metrics\">/metrics</a> · <a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a></td></tr></table>";
 
     h += "<h2>Pipelines</h2>";
-    if (s.proxies.empty()) h += "<p class=\"muted\">No pipelines are configured.</p>";
-    for (const auto& p : s.proxies) {
-        string aff;
-        for (const auto& a : p.affinity) aff += (aff.empty() ? "" : ", ") + e(a);
-        h += "<h3>proxy <b>" + e(p.name) + "</b> on <code>" + e(p.listen) + "</code> " + badge(p.state) + "</h3>";
-        if (!p.error.empty()) h += "<p class=\"err\">" + e(p.error) + "</p>";
-        h += "<p>strategy <b>" + e(p.strategy) + "</b> every " + e(p.interval) + " · affinity " +
-             (aff.empty() ? string("none") : aff) + " · retries " + std::to_string(p.retries) + " · last selection " +
-             when(p.last_selection) + (p.last_result.empty() ? "" : " (" + e(p.last_result) + ")") + "</p>";
-        if (!p.selection_error.empty()) h += "<p class=\"err\">" + e(p.selection_error) + "</p>";
-        if (p.backends.empty()) {
-            h += "<p class=\"muted\">No backends discovered.</p>";
+    if (s.pipelines.empty()) h += "<p class=\"muted\">No pipelines are configured.</p>";
+    for (const auto& p : s.pipelines) {
+        if (!p.html.empty()) {
+            h += p.html;  // the pipeline's own section, headline included
             continue;
         }
-        h += "<table><tr><th>backend</th><th>eligible</th><th>ready</th><th>uptime</th><th>history</th>"
-             "<th>comparison value</th><th>requests</th><th>errors</th></tr>";
-        for (const auto& b : p.backends) {
-            auto age = [](double secs) {
-                return secs < 0 ? string("?") : format_age(std::chrono::seconds(static_cast<long long>(secs)));
-            };
-            string score = b.score != b.score ? "–" : std::to_string(static_cast<long long>(b.score));
-            h += "<tr><td><code>" + e(b.id) + "</code>";
-            if (!b.error.empty()) h += "<div class=\"err\">" + e(b.error) + "</div>";
-            h += "</td><td>" + badge(b.eligible ? "eligible" : "no") + (b.ejected ? " " + badge("ejected") : "") +
-                 "</td><td>" + badge(b.ready ? "ready" : "not ready") + "</td><td>" + age(b.uptime_s) + "</td><td>" +
-                 age(b.history_s) + "</td><td>" + score + "</td><td>" + std::to_string(static_cast<long long>(b.requests)) +
-                 "</td><td>" + std::to_string(static_cast<long long>(b.errors)) + "</td></tr>";
-        }
-        h += "</table>";
+        h += "<h3>" + e(p.kind) + " <b>" + e(p.name) + "</b> " + badge(p.state) + "</h3>";
+        if (!p.error.empty()) h += "<p class=\"err\">" + e(p.error) + "</p>";
     }
 
     h += "<h2>Instances</h2>";
     if (s.instances.empty()) {
-        h += "<p class=\"muted\">No [[kv]] or [[discovery]] instances are configured.</p>";
+        h += "<p class=\"muted\">No [[kv]], [[discovery]] or [[sink]] instances are configured.</p>";
     } else {
         h += "<table><tr><th>kind</th><th>name</th><th>plugin</th><th>state</th><th>detail</th><th>last update</th></tr>";
         for (const auto& i : s.instances) {

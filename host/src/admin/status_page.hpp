@@ -1,11 +1,10 @@
 #pragma once
-#include "runtime/status.hpp"
+#include "admin/html.hpp"
+#include "admin/status_snapshot.hpp"
 
 #include <string>
 
 namespace herd::admin {
 // The /status page: server-rendered HTML, no scripts, readable in any browser or with curl.
-std::string render_status_page(const runtime::StatusSnapshot& s);
-std::string html_escape(const std::string& s);
-std::string format_age(std::chrono::system_clock::duration d);  // "3m12s"
+std::string render_status_page(const StatusSnapshot& s);
 }  // namespace herd::admin

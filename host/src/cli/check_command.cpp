@@ -5,8 +5,9 @@
 #include "config/config.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_registry.hpp"
-#include "proxy/proxy_pipeline.hpp"
-#include "runtime/instance_builder.hpp"
+#include "discovery/manager.hpp"
+#include "plugins/instance_builder.hpp"
+#include "runtime/pipelines.hpp"
 
 #include <unistd.h>
 
@@ -34,7 +35,7 @@ int check(const Common& c, const std::filesystem::path& file) {
     auto scratch = std::filesystem::temp_directory_path() / ("herd-check-" + std::to_string(::getpid()));
     config::Config probe_cfg = cfg;
     probe_cfg.host.data_dir = scratch;
-    runtime::InstanceBuilder builder(probe_cfg, registry, {c.isolate, false});
+    plugins::InstanceBuilder builder(probe_cfg, registry, {c.isolate, false});
     size_t kv = 0, disc = 0, sinks = 0;
     for (const auto& ic : cfg.instances) {
         config::Diagnostic d;
@@ -46,13 +47,12 @@ int check(const Common& c, const std::filesystem::path& file) {
     std::filesystem::remove_all(scratch, ec);
     auto pipeline_errors = runtime::check_pipelines(cfg, registry);
     if (pipeline_errors.empty()) {
-        // The strategy and affinity instances validate their own keys.
+        // Each pipeline kind checks what it would create (its strategy, affinity, sink instances).
+        discovery::Manager discovery(metrics::global());  // nothing is started: it stays empty
+        pipeline::Context ctx{probe_cfg, builder, discovery, metrics::global()};
         for (const auto& pc : cfg.pipelines)
-            for (const auto& ref : pc.plugin_refs) {
-                config::Diagnostic d;
-                builder.build(proxy::plugin_instance_config(pc, ref), &d);
-                if (!d.message.empty()) errors.push_back(d);
-            }
+            if (const auto* f = runtime::pipeline_factory(pc.kind))
+                for (auto& d : f->check(pc, ctx)) errors.push_back(std::move(d));
     }
     for (auto& d : pipeline_errors) errors.push_back(std::move(d));
 

@@ -2,7 +2,7 @@
 
 #include "metrics/registry.hpp"
 #include "plugins/plugin_registry.hpp"
-#include "runtime/instance_builder.hpp"
+#include "plugins/instance_builder.hpp"
 
 #include <iostream>
 
@@ -46,7 +46,7 @@ std::optional<OpenedInstance> open_instance(const Common& c, const std::filesyst
     if (std::filesystem::is_directory(out.cfg.host.plugin_dir)) registry.scan(out.cfg.host.plugin_dir);
     config::Config build_cfg = out.cfg;
     if (data_dir) build_cfg.host.data_dir = *data_dir;
-    runtime::InstanceBuilder builder(build_cfg, registry, {c.isolate, true});
+    plugins::InstanceBuilder builder(build_cfg, registry, {c.isolate, true});
     config::Diagnostic err;
     out.instance = builder.build(*ic, &err);
     if (!out.instance) {

@@ -1,6 +1,6 @@
 #include "proxy/proxy_pipeline.hpp"
 
-#include "runtime/instance_builder.hpp"
+#include "plugins/instance_builder.hpp"
 #include "version.hpp"
 
 #include <spdlog/spdlog.h>
@@ -33,7 +33,7 @@ ProxyPipeline::ProxyPipeline(const config::PipelineConfig& pc, discovery::Manage
 
 ProxyPipeline::~ProxyPipeline() { stop(); }
 
-std::unique_ptr<ProxyPipeline> ProxyPipeline::create(const config::PipelineConfig& pc, runtime::InstanceBuilder& builder,
+std::unique_ptr<ProxyPipeline> ProxyPipeline::create(const config::PipelineConfig& pc, plugins::InstanceBuilder& builder,
                                                      discovery::Manager& discovery, metrics::Registry& registry,
                                                      config::Diagnostic* error) {
     std::unique_ptr<ProxyPipeline> p(new ProxyPipeline(pc, discovery, registry));
@@ -108,7 +108,14 @@ void ProxyPipeline::attach_metrics(Backend& b) {
 
 std::vector<int> ProxyPipeline::listener_fds() const { return server_ ? server_->listener_fds() : std::vector<int>{}; }
 
-std::string ProxyPipeline::start(std::vector<int> inherited) {
+std::string ProxyPipeline::start(pipeline::Pipeline* replacing) {
+    std::vector<int> inherited;
+    if (auto* old = dynamic_cast<ProxyPipeline*>(replacing); old && old->cfg_.listen == cfg_.listen)
+        inherited = old->listener_fds();
+    return start_on(std::move(inherited));
+}
+
+std::string ProxyPipeline::start_on(std::vector<int> inherited) {
     // Backends known now, then every change as it happens.
     for (const auto& d : cfg_.backends) table_.apply(d, discovery_.groups(d));
     loop_ = std::make_unique<SelectionLoop>(pc_.name, cfg_, table_, *selector_, selection_, registry_);
@@ -176,8 +183,16 @@ bool ProxyPipeline::ready() const { return started_ && loop_ && loop_->selected_
 
 uint16_t ProxyPipeline::port() const { return server_ ? server_->port() : 0; }
 
-runtime::ProxyRow ProxyPipeline::status() const {
-    runtime::ProxyRow row;
+pipeline::Summary ProxyPipeline::summary() const {
+    pipeline::Summary s;
+    s.ready = ready();
+    s.state = s.ready ? "serving" : started_ ? "selecting" : "stopped";
+    if (!s.ready) s.not_ready_reason = "has not selected yet";
+    return s;
+}
+
+ProxyRow ProxyPipeline::status() const {
+    ProxyRow row;
     row.name = pc_.name;
     row.listen = cfg_.listen;
     row.state = ready() ? "serving" : started_ ? "selecting" : "stopped";
@@ -193,7 +208,7 @@ runtime::ProxyRow ProxyPipeline::status() const {
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto& requests = registry_.counter("herd_proxy_requests_total", "", {"proxy", "backend", "code"});
     for (const auto& b : v.backends) {
-        runtime::ProxyBackendRow r;
+        ProxyBackendRow r;
         r.id = b.id;
         r.eligible = b.eligible;
         r.ready = b.stats.ready;
@@ -208,5 +223,29 @@ runtime::ProxyRow ProxyPipeline::status() const {
     }
     return row;
 }
+
+}  // namespace herd::proxy
+
+namespace herd::proxy {
+
+namespace {
+std::unique_ptr<pipeline::Pipeline> create_proxy(const config::PipelineConfig& pc, pipeline::Context& ctx,
+                                                 config::Diagnostic* error) {
+    return ProxyPipeline::create(pc, ctx.builder, ctx.discovery, ctx.metrics, error);
+}
+
+// The strategy and affinity instances validate their own keys.
+config::Diagnostics check_proxy(const config::PipelineConfig& pc, pipeline::Context& ctx) {
+    config::Diagnostics out;
+    for (const auto& ref : pc.plugin_refs) {
+        config::Diagnostic d;
+        ctx.builder.build(plugin_instance_config(pc, ref), &d);
+        if (!d.message.empty()) out.push_back(d);
+    }
+    return out;
+}
+}  // namespace
+
+pipeline::Factory factory() { return {"proxy", &create_proxy, &check_proxy}; }
 
 }  // namespace herd::proxy

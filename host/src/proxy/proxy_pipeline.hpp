@@ -4,42 +4,43 @@
 
 #include "config/config.hpp"
 #include "discovery/manager.hpp"
+#include "pipeline/pipeline.hpp"
 #include "plugins/instance.hpp"
 #include "proxy/backend_table.hpp"
 #include "proxy/proxy_server.hpp"
+#include "proxy/proxy_status.hpp"
 #include "proxy/selection_loop.hpp"
-#include "runtime/status.hpp"
 
 #include <memory>
 #include <string>
 #include <vector>
 
-namespace herd::runtime {
-class InstanceBuilder;
-}
-
 namespace herd::proxy {
 
-class ProxyPipeline {
+class ProxyPipeline final : public pipeline::Pipeline {
 public:
-    ~ProxyPipeline();
+    ~ProxyPipeline() override;
 
     // Creates the strategy and affinity instances; on failure returns null with *error set.
-    static std::unique_ptr<ProxyPipeline> create(const config::PipelineConfig& pc, runtime::InstanceBuilder& builder,
+    static std::unique_ptr<ProxyPipeline> create(const config::PipelineConfig& pc, plugins::InstanceBuilder& builder,
                                                  discovery::Manager& discovery, metrics::Registry& registry,
                                                  config::Diagnostic* error);
 
-    // Subscribes to discovery, makes the first selection, then listens — on `inherited` listening
-    // sockets when it replaces a proxy on the same address. "" or why it failed.
-    std::string start(std::vector<int> inherited = {});
+    // Subscribes to discovery, makes the first selection, then listens — on the listening sockets
+    // of the proxy it replaces when that one listens on the same address (nothing waiting in the
+    // backlog is lost, and there is no moment without a listener). "" or why it failed.
+    std::string start(pipeline::Pipeline* replacing) override;
+    std::string start_on(std::vector<int> inherited);
     std::vector<int> listener_fds() const;
     // Stops listening, finishes requests in flight, stops selecting, unsubscribes.
-    void stop();
+    void stop() override;
+    pipeline::Summary summary() const override;
+    std::string status_html() const override { return render_proxy_section(status()); }
 
     bool ready() const;
     uint16_t port() const;
     const config::PipelineConfig& config() const { return pc_; }
-    runtime::ProxyRow status() const;
+    ProxyRow status() const;
 
     // The mpp-compatible endpoints (when mpp_endpoints = true).
     std::optional<LocalResponse> mpp_endpoint(const std::string& path) const;
@@ -65,5 +66,8 @@ private:
 
 // The instance a pipeline's strategy or affinity entry stands for (for create and for `check`).
 config::InstanceConfig plugin_instance_config(const config::PipelineConfig& pc, const config::PluginRef& ref);
+
+// [[proxy]] in the runtime's table of pipeline kinds.
+pipeline::Factory factory();
 
 }  // namespace herd::proxy

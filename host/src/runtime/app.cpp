@@ -2,7 +2,8 @@
 
 #include "metrics/process_metrics.hpp"
 #include "metrics/registry.hpp"
-#include "runtime/instance_builder.hpp"
+#include "plugins/instance_builder.hpp"
+#include "runtime/pipelines.hpp"
 #include "version.hpp"
 
 #include <spdlog/spdlog.h>
@@ -37,7 +38,7 @@ void App::apply_log_level(const config::Config& cfg) {
 
 std::map<App::Key, App::Running> App::build(const config::Config& cfg, std::map<Key, Running>* old,
                                             config::Diagnostics* errors, bool tolerate_failures) {
-    InstanceBuilder builder(cfg, registry_, {opts_.isolate, true});
+    plugins::InstanceBuilder builder(cfg, registry_, {opts_.isolate, true});
     std::map<Key, Running> out;
     for (const auto& ic : cfg.instances) {
         Key key{ic.kind, ic.name};
@@ -68,29 +69,25 @@ std::map<App::Key, App::Running> App::build(const config::Config& cfg, std::map<
 std::map<std::string, App::RunningPipeline> App::build_pipelines(const config::Config& cfg,
                                                                 const std::map<std::string, RunningPipeline>* old,
                                                                 config::Diagnostics* errors, bool tolerate_failures) {
-    InstanceBuilder builder(cfg, registry_, {opts_.isolate, true});
+    plugins::InstanceBuilder builder(cfg, registry_, {opts_.isolate, true});
+    pipeline::Context ctx{cfg, builder, discovery_, metrics::global()};
     std::map<std::string, RunningPipeline> out;
     for (const auto& pc : cfg.pipelines) {
-        if (pc.kind != "proxy") continue;
+        const auto* factory = pipeline_factory(pc.kind);
+        if (!factory) continue;  // check_pipelines refused the file already
+        pipeline::Pipeline* replacing = nullptr;
         if (old) {
             auto it = old->find(pc.name);
             if (it != old->end() && it->second.cfg.fingerprint() == pc.fingerprint() && it->second.error.empty())
                 continue;  // unchanged: the caller keeps the running one
+            if (it != old->end() && it->second.cfg.kind == pc.kind) replacing = it->second.pipeline.get();
         }
         RunningPipeline r{pc, nullptr, {}};
         config::Diagnostic d;
-        // A proxy replacing one on the same address takes over its listening sockets: nothing
-        // waiting in their backlog is lost, and there is no moment without a listener.
-        std::vector<int> inherited;
-        if (old)
-            if (auto it = old->find(pc.name); it != old->end() && it->second.proxy && it->second.cfg.proxy &&
-                                              it->second.cfg.proxy->listen == pc.proxy->listen)
-                inherited = it->second.proxy->listener_fds();
-        auto p = proxy::ProxyPipeline::create(pc, builder, discovery_, metrics::global(), &d);
-        if (!p)
-            for (int fd : inherited) ::close(fd);
+        auto p = factory->create(pc, ctx, &d);
         if (p) {
-            if (auto why = p->start(std::move(inherited)); !why.empty()) {
+            // Make-before-break: the new one starts while the one it replaces still runs.
+            if (auto why = p->start(replacing); !why.empty()) {
                 d = {cfg.file, pc.where, why};
                 p.reset();
             }
@@ -101,7 +98,7 @@ std::map<std::string, App::RunningPipeline> App::build_pipelines(const config::C
             spdlog::error("{}", d.str());
             r.error = d.message;
         }
-        r.proxy = std::move(p);
+        r.pipeline = std::move(p);
         out.emplace(pc.name, std::move(r));
     }
     return out;
@@ -242,7 +239,9 @@ int App::run() {
         stopping_pipelines.swap(pipelines_);
         stopping.swap(running_);
     }
-    stopping_pipelines.clear();  // proxies stop accepting and answer what is in flight
+    for (auto& [name, p] : stopping_pipelines)  // stop accepting, answer what is in flight
+        if (p.pipeline) p.pipeline->stop();
+    stopping_pipelines.clear();
     server->stop();              // the admin listener likewise
     stopping.clear();            // discovery runners stop, instances are destroyed
     spdlog::info("herd stopped");
@@ -349,7 +348,10 @@ bool App::reload() {
         }
         apply_log_level(cfg);
     }
-    retired_pipelines.clear();  // the replaced proxies finish their requests in flight (their successors listen)
+    // The replaced pipelines finish what is in flight (their successors already run).
+    for (auto& [name, p] : retired_pipelines)
+        if (p.pipeline) p.pipeline->stop();
+    retired_pipelines.clear();
     retired.clear();            // stops and destroys the removed and replaced instances
     start_new(created);         // before they are visible to /status: start_new writes their state
     {

@@ -5,9 +5,9 @@
 #include "config/config.hpp"
 #include "discovery/manager.hpp"
 #include "plugins/plugin_registry.hpp"
-#include "proxy/proxy_pipeline.hpp"
+#include "admin/status_snapshot.hpp"
+#include "pipeline/pipeline.hpp"
 #include "runtime/discovery_runner.hpp"
-#include "runtime/status.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -37,7 +37,7 @@ public:
     // Applies the config file again. Returns false (and keeps everything running) on any error.
     bool reload();
 
-    StatusSnapshot status() const;
+    admin::StatusSnapshot status() const;
     admin::Response handle(const admin::Request& req) const;
 
     discovery::Manager& discovery() { return discovery_; }
@@ -52,7 +52,9 @@ private:
     using Key = std::pair<herd_kind, std::string>;
     struct RunningPipeline {
         config::PipelineConfig cfg;
-        std::unique_ptr<proxy::ProxyPipeline> proxy;
+        // Shared: the admin thread holds one while a pipeline's route answers, and a reload may
+        // retire the pipeline meanwhile (it is stopped explicitly, freed by the last holder).
+        std::shared_ptr<pipeline::Pipeline> pipeline;
         std::string error;  // why it does not run
     };
     // Pipelines of cfg that are new or changed compared with `old`, created and started.
@@ -66,7 +68,7 @@ private:
     void start_new(std::map<Key, Running>& set);
     void apply_log_level(const config::Config& cfg);
     void publish_instance_metrics();  // mu_ held
-    StatusSnapshot status_locked() const;
+    admin::StatusSnapshot status_locked() const;
 
     AppOptions opts_;
     plugins::PluginRegistry registry_;

@@ -6,13 +6,13 @@
 
 namespace herd::runtime {
 
-StatusSnapshot App::status() const {
+admin::StatusSnapshot App::status() const {
     std::lock_guard lk(mu_);
     return status_locked();
 }
 
-StatusSnapshot App::status_locked() const {
-    StatusSnapshot s;
+admin::StatusSnapshot App::status_locked() const {
+    admin::StatusSnapshot s;
     s.version = HERD_VERSION;
     s.config_file = opts_.config_file.string();
     s.started_at = started_at_;
@@ -23,7 +23,7 @@ StatusSnapshot App::status_locked() const {
     if (admin_) s.admin = admin_->address();
 
     for (const auto& p : registry_.plugins()) {
-        PluginRow row{p->name, p->version, std::to_string(p->abi_major) + "." + std::to_string(p->abi_minor),
+        admin::PluginRow row{p->name, p->version, std::to_string(p->abi_major) + "." + std::to_string(p->abi_minor),
                       p->kinds(), p->file.string(), p->description, {}};
         for (const auto* f : p->factories) row.factories.push_back(std::string(plugins::kind_name(f->kind)) + " " + f->name);
         s.plugins.push_back(std::move(row));
@@ -32,7 +32,7 @@ StatusSnapshot App::status_locked() const {
 
     std::string not_ready;
     for (const auto& [key, r] : running_) {
-        InstanceRow row;
+        admin::InstanceRow row;
         row.kind = plugins::kind_name(key.first);
         row.name = key.second;
         row.plugin = r.cfg.plugin;
@@ -54,7 +54,7 @@ StatusSnapshot App::status_locked() const {
                 for (const auto& g : discovery_.groups(key.second)) {
                     std::vector<std::string> addrs;
                     for (const auto& t : g.targets) {
-                        if (listed++ < kMaxListedTargets)
+                        if (listed++ < admin::kMaxListedTargets)
                             addrs.push_back(t.at("__address__"));
                         else
                             ++row.unlisted_targets;
@@ -71,18 +71,18 @@ StatusSnapshot App::status_locked() const {
         s.instances.push_back(std::move(row));
     }
     for (const auto& [name, p] : pipelines_) {
-        proxy::ProxyPipeline* pp = p.proxy.get();
-        runtime::ProxyRow row = pp ? pp->status() : runtime::ProxyRow{};
-        row.name = name;
+        admin::PipelineSection section{p.cfg.kind, name, "stopped", p.error, ""};
         if (!p.error.empty()) {
-            row.state = "failed";
-            row.error = p.error;
-            not_ready += (not_ready.empty() ? "" : "; ") + std::string("proxy \"") + name + "\" failed: " + p.error;
-        } else if (pp && !pp->ready()) {
-            not_ready += (not_ready.empty() ? "" : "; ") + std::string("proxy \"") + name + "\" has not selected yet";
+            section.state = "failed";
+            not_ready += (not_ready.empty() ? "" : "; ") + p.cfg.kind + " \"" + name + "\" failed: " + p.error;
+        } else if (p.pipeline) {
+            auto sum = p.pipeline->summary();
+            section.state = sum.state;
+            section.html = p.pipeline->status_html();
+            if (!sum.ready)
+                not_ready += (not_ready.empty() ? "" : "; ") + p.cfg.kind + " \"" + name + "\" " + sum.not_ready_reason;
         }
-        if (row.listen.empty() && p.cfg.proxy) row.listen = p.cfg.proxy->listen;
-        s.proxies.push_back(std::move(row));
+        s.pipelines.push_back(std::move(section));
     }
     s.ready = started_ && not_ready.empty();
     s.not_ready_reason = !started_ ? "starting" : not_ready;
@@ -90,6 +90,17 @@ StatusSnapshot App::status_locked() const {
 }
 
 admin::Response App::handle(const admin::Request& req) const {
+    // Routes the pipelines contribute (their APIs) come first; the host's own are GET-only.
+    {
+        std::vector<std::shared_ptr<pipeline::Pipeline>> live;
+        {
+            std::lock_guard lk(mu_);
+            for (const auto& [name, p] : pipelines_)
+                if (p.pipeline) live.push_back(p.pipeline);
+        }
+        for (const auto& p : live)
+            if (auto r = p->handle(req)) return *r;
+    }
     if (req.method != "GET" && req.method != "HEAD")
         return {405, "text/plain; charset=utf-8", "only GET and HEAD are served here\n", {{"Allow", "GET, HEAD"}}};
     if (req.path == "/-/healthy") return {200, "text/plain; charset=utf-8", "herd is Healthy.\n", {}};

@@ -1,11 +1,12 @@
-// A plain snapshot of what the host is doing, for /status, /-/ready and `herd` messages.
+// A plain snapshot of what the host is doing, for /status, /-/ready and `herd` messages. The
+// runtime fills it; the admin page renders it.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
 
-namespace herd::runtime {
+namespace herd::admin {
 
 struct PluginRow {
     std::string name, version, abi, kinds, file, description;
@@ -29,24 +30,11 @@ struct InstanceRow {
 
 inline constexpr size_t kMaxListedTargets = 200;
 
-struct ProxyBackendRow {
-    std::string id;
-    bool eligible = false, ready = false, ejected = false;
-    double score = 0;       // NaN when the strategy has none
-    double uptime_s = -1;   // -1 when unknown
-    double history_s = -1;  // now - lowest timestamp, -1 when unknown
-    double requests = 0, errors = 0;
-    std::string error;
-};
-
-struct ProxyRow {
-    std::string name, listen, state, error;
-    std::string strategy, interval;
-    std::vector<std::string> affinity;
-    int retries = 0;
-    std::chrono::system_clock::time_point last_selection{};
-    std::string last_result, selection_error;
-    std::vector<ProxyBackendRow> backends;
+// A pipeline's part of /status: its headline, and its own section (server-rendered HTML that the
+// pipeline writes itself, so the page knows no pipeline kind).
+struct PipelineSection {
+    std::string kind, name, state, error;
+    std::string html;
 };
 
 struct StatusSnapshot {
@@ -63,7 +51,7 @@ struct StatusSnapshot {
     std::vector<PluginRow> plugins;
     std::vector<RefusalRow> refusals;
     std::vector<InstanceRow> instances;
-    std::vector<ProxyRow> proxies;
+    std::vector<PipelineSection> pipelines;
 };
 
-}  // namespace herd::runtime
+}  // namespace herd::admin

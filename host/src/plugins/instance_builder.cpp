@@ -1,6 +1,6 @@
-#include "runtime/instance_builder.hpp"
+#include "plugins/instance_builder.hpp"
 
-namespace herd::runtime {
+namespace herd::plugins {
 
 namespace fs = std::filesystem;
 
@@ -44,26 +44,4 @@ std::unique_ptr<plugins::Instance> InstanceBuilder::build(const config::Instance
     return inst;
 }
 
-config::Diagnostics check_pipelines(const config::Config& cfg, const plugins::PluginRegistry& registry) {
-    config::Diagnostics out;
-    for (const auto& p : cfg.pipelines) {
-        for (const auto& ref : p.plugin_refs) {
-            auto plugin = registry.find(ref.plugin);
-            std::string why;
-            if (!plugin)
-                why = "no plugin named \"" + ref.plugin + "\" in " + cfg.host.plugin_dir.string();
-            else
-                plugin->find(ref.kind, ref.factory, &why);
-            if (!why.empty())
-                out.push_back({cfg.file, p.position_of(ref.key + ".plugin"), p.kind + " \"" + p.name + "\": " + ref.key + ": " + why});
-        }
-        // Until their runtimes land, say so where the user wrote the table.
-        if (p.kind != "proxy")
-            out.push_back({cfg.file, p.where,
-                           "[[" + p.kind + "]] \"" + p.name + "\": " + p.kind +
-                               " pipelines are not part of this herd release yet (proxy pipelines are)"});
-    }
-    return out;
-}
-
-}  // namespace herd::runtime
+}  // namespace herd::plugins

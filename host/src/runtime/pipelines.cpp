@@ -1,0 +1,36 @@
+#include "runtime/pipelines.hpp"
+
+#include "proxy/proxy_pipeline.hpp"
+
+namespace herd::runtime {
+
+const pipeline::Factory* pipeline_factory(const std::string& kind) {
+    static const std::vector<pipeline::Factory> table = {proxy::factory()};
+    for (const auto& f : table)
+        if (f.kind == kind) return &f;
+    return nullptr;
+}
+
+config::Diagnostics check_pipelines(const config::Config& cfg, const plugins::PluginRegistry& registry) {
+    config::Diagnostics out;
+    for (const auto& p : cfg.pipelines) {
+        for (const auto& ref : p.plugin_refs) {
+            auto plugin = registry.find(ref.plugin);
+            std::string why;
+            if (!plugin)
+                why = "no plugin named \"" + ref.plugin + "\" in " + cfg.host.plugin_dir.string();
+            else
+                plugin->find(ref.kind, ref.factory, &why);
+            if (!why.empty())
+                out.push_back({cfg.file, p.position_of(ref.key + ".plugin"), p.kind + " \"" + p.name + "\": " + ref.key + ": " + why});
+        }
+        // Until their runtimes land, say so where the user wrote the table.
+        if (!pipeline_factory(p.kind))
+            out.push_back({cfg.file, p.where,
+                           "[[" + p.kind + "]] \"" + p.name + "\": " + p.kind +
+                               " pipelines are not part of this herd release yet (proxy pipelines are)"});
+    }
+    return out;
+}
+
+}  // namespace herd::runtime
