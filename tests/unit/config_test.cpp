@@ -165,3 +165,50 @@ TEST_CASE("a missing file is a clear error", "[config]") {
     REQUIRE_FALSE(r.config);
     CHECK_THAT(r.errors.at(0).str(), Contains("/nonexistent/herd.toml: cannot read the configuration file"));
 }
+
+TEST_CASE("[[sink]] instances: named like [[kv]], referenced by one pipeline only", "[config][sink]") {
+    auto ok = load(R"([[sink]]
+name = "local"
+plugin = "sink_files"
+dir = "conf.d"
+)");
+    REQUIRE(ok.config);
+    const auto* s = ok.config->find(HERD_KIND_SINK, "local");
+    REQUIRE(s);
+    CHECK(s->section == "sink");
+    CHECK(s->settings["dir"] == "conf.d");
+
+    auto dup = load(R"([[sink]]
+name = "local"
+plugin = "sink_files"
+
+[[sink]]
+name = "local"
+plugin = "sink_prometheus"
+)");
+    REQUIRE_FALSE(dup.config);
+    CHECK_THAT(errors_of(dup), Contains("herd.toml:6:8") && Contains("duplicate"));
+
+    // A sink holds exactly one pipeline's set: two pipelines naming it is an error at the second.
+    auto shared = load(R"([[sink]]
+name = "local"
+plugin = "sink_files"
+
+[[sharding]]
+name = "scrape"
+sink = "local"
+
+[[dispatch]]
+name = "checks"
+sink = "local"
+
+[[dispatch]]
+name = "other"
+sink = "nope"
+)");
+    REQUIRE_FALSE(shared.config);
+    CHECK_THAT(errors_of(shared), Contains("herd.toml:11:1: dispatch \"checks\": sink \"local\" already belongs to "
+                                           "sharding \"scrape\" (line 7)"));
+    CHECK_THAT(errors_of(shared), Contains("herd.toml:15:1: dispatch \"other\": sink names no [[sink]] \"nope\" "
+                                           "(defined: local)"));
+}

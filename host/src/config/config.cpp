@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace herd::config {
 
@@ -433,9 +435,17 @@ private:
         std::string sinks;
         for (const auto& i : cfg.instances)
             if (i.kind == HERD_KIND_SINK) sinks += (sinks.empty() ? "" : ", ") + i.name;
-        std::map<std::string, const PipelineConfig*> owner;
+        // In file order (toml++ keeps tables by name): the first pipeline to name a sink owns it.
+        std::vector<std::tuple<Position, const PipelineConfig*, std::string, std::string>> refs;
         for (const auto& p : cfg.pipelines)
-            for (const auto& [key, ref] : p.sink_refs) {
+            for (const auto& [key, ref] : p.sink_refs) refs.emplace_back(p.position_of(key), &p, key, ref);
+        std::sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) {
+            return std::pair(std::get<0>(a).line, std::get<0>(a).column) < std::pair(std::get<0>(b).line, std::get<0>(b).column);
+        });
+        std::map<std::string, const PipelineConfig*> owner;
+        for (const auto& [at, pp, key, ref] : refs) {
+            const PipelineConfig& p = *pp;
+            {
                 if (!cfg.find(HERD_KIND_SINK, ref)) {
                     error(p.position_of(key), p.kind + " \"" + p.name + "\": " + key + " names no [[sink]] \"" + ref +
                                                   "\" (defined: " + (sinks.empty() ? "none" : sinks) + ")");
@@ -448,6 +458,7 @@ private:
                                                   std::to_string(it->second->position_of(key).line) +
                                                   "): a sink holds exactly one pipeline's set; define another [[sink]]");
             }
+        }
     }
 
     std::string file_;

@@ -35,11 +35,11 @@ std::unique_ptr<plugins::Instance> InstanceBuilder::build(const config::Instance
     const std::string json = ic.settings.dump();
     plugins::CreateError ce;
     if (opts_.isolate && !plugins::probe_create(*plugin, *factory, ic.name, json, dir, cfg_.base_dir, &ce))
-        return fail(ce.key, ce.message);
+        return fail(ce.key, ce.key.empty() ? ce.message : ce.key + ": " + ce.message);
     if (!opts_.keep && opts_.isolate) return nullptr;  // the probe created and destroyed it: checked
 
     auto inst = plugins::Instance::create(plugin, factory, ic.name, json, dir, cfg_.base_dir, &ce);
-    if (!inst) return fail(ce.key, ce.message);
+    if (!inst) return fail(ce.key, ce.key.empty() ? ce.message : ce.key + ": " + ce.message);
     if (!opts_.keep) return nullptr;
     return inst;
 }
