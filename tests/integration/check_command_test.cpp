@@ -45,7 +45,7 @@ TEST_CASE("check passes the plugin's own validation, at the key the plugin blame
     auto r = check(dir, "[[discovery]]\nname = \"r\"\nplugin = \"sd_file\"\ntargets = [\"a:1\", \"http://b:2\"]\n"
                         "[[discovery]]\nname = \"s\"\nplugin = \"sd_file\"\ntarget = [\"a:1\"]\n");
     CHECK(r.code == 1);
-    CHECK_THAT(r.err, Contains("herd.toml:4:19: discovery \"r\": \"http://b:2\" is not host:port"));
+    CHECK_THAT(r.err, Contains("herd.toml:4:19: discovery \"r\": targets[1]: \"http://b:2\" is not host:port"));
     CHECK_THAT(r.err, Contains("herd.toml:8:1: discovery \"s\": unknown key \"target\""));
 }
 
@@ -57,7 +57,7 @@ TEST_CASE("check survives plugins that throw or crash in create", "[check][isola
                             "[[discovery]]\nname = \"c\"\nplugin = \"crash_create\"\n"
                             "[[discovery]]\nname = \"e\"\nplugin = \"throwing_create\"\n");
     CHECK(r.code == 1);  // an exit, not a crash
-    CHECK_THAT(r.err, Contains("herd.toml:7:24: discovery \"t\": port 70000 is out of range"));
+    CHECK_THAT(r.err, Contains("herd.toml:7:24: discovery \"t\": nested.ports[1]: port 70000 is out of range"));
     CHECK_THAT(r.err, Contains("discovery \"c\": the plugin crashed in create") || Contains("discovery \"c\": the create probe gave no answer"));
     CHECK_THAT(r.err, Contains("discovery \"e\": unexpected exception: the frobnicator is on fire"));
 }
@@ -121,7 +121,7 @@ affinity = [{ plugin = "affinity", name = "sourceip", trusted_proxies = ["10.0.0
 )");
     CHECK(r.code == 1);
     CHECK_THAT(r.err, Contains("herd.toml:10:61: proxy \"query.strategy\": unknown key \"histroy\""));
-    CHECK_THAT(r.err, Contains("herd.toml:11:88: proxy \"query.affinity[0]\": \"nope\" is not an address or CIDR range"));
+    CHECK_THAT(r.err, Contains("herd.toml:11:88: proxy \"query.affinity[0]\": trusted_proxies[1]: \"nope\" is not an address or CIDR range"));
 }
 
 TEST_CASE("check says which pipeline kinds this release cannot run yet", "[check]") {

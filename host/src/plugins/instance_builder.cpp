@@ -4,6 +4,15 @@ namespace herd::plugins {
 
 namespace fs = std::filesystem;
 
+namespace {
+// A plugin's message about one of its keys says which key, unless it already does
+// ("targets[1]: \"http://b:2\" is not host:port", but not "target: unknown key \"target\"").
+std::string naming_key(const std::string& key, const std::string& message) {
+    if (key.empty() || message.find(key) != std::string::npos) return message;
+    return key + ": " + message;
+}
+}  // namespace
+
 fs::path InstanceBuilder::data_dir_for(const config::InstanceConfig& ic) const {
     return cfg_.host.data_dir / ic.section / ic.name;
 }
@@ -35,11 +44,11 @@ std::unique_ptr<plugins::Instance> InstanceBuilder::build(const config::Instance
     const std::string json = ic.settings.dump();
     plugins::CreateError ce;
     if (opts_.isolate && !plugins::probe_create(*plugin, *factory, ic.name, json, dir, cfg_.base_dir, &ce))
-        return fail(ce.key, ce.key.empty() ? ce.message : ce.key + ": " + ce.message);
+        return fail(ce.key, naming_key(ce.key, ce.message));
     if (!opts_.keep && opts_.isolate) return nullptr;  // the probe created and destroyed it: checked
 
     auto inst = plugins::Instance::create(plugin, factory, ic.name, json, dir, cfg_.base_dir, &ce);
-    if (!inst) return fail(ce.key, ce.key.empty() ? ce.message : ce.key + ": " + ce.message);
+    if (!inst) return fail(ce.key, naming_key(ce.key, ce.message));
     if (!opts_.keep) return nullptr;
     return inst;
 }
