@@ -124,10 +124,15 @@ std::map<std::string, std::optional<std::string>> FileSet::carry_out(const Plan&
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (!swept_) remove_stale_temporaries();
-    // Intent: every file that may exist after a crash from here on is in the manifest.
-    auto intent = owned_;
-    for (const auto& [file, w] : p.write) intent[file] = w.second;
-    if (!p.write.empty()) save_manifest(intent);
+    // Intent: every file that may exist after a crash from here on is in the manifest (needed only
+    // when the apply creates files the manifest does not list yet).
+    bool adds = false;
+    for (const auto& [file, w] : p.write) adds = adds || !owned_.count(file);
+    if (adds) {
+        auto intent = owned_;
+        for (const auto& [file, w] : p.write) intent[file] = w.second;
+        save_manifest(intent);
+    }
     files::AtomicBatch batch;
     for (const auto& [file, w] : p.write) batch.add(dir_ / file, w.first);
     for (const auto& file : p.remove) batch.remove(dir_ / file);

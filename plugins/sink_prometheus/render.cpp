@@ -124,7 +124,7 @@ std::vector<ScrapeItem> parse_items(std::span<const sdk::SinkItemView> scrape_it
                 refused.emplace_back(at->second, "job_name \"" + j + "\" is also in item \"" + name + "\"");
             }
         }
-        out.push_back({name, std::move(jobs), std::string(it.body)});
+        out.push_back({name, std::move(jobs), std::string(it.body), std::make_shared<YAML::Node>(doc)});
     }
     if (!refused.empty()) {
         std::string msg = std::to_string(refused.size()) + " problem(s): ";
@@ -146,7 +146,7 @@ std::string render(const std::string& base_yaml, const std::vector<ScrapeItem>& 
         if (own && own->IsSequence())
             for (const auto& j : *own) emit(out, j);
         for (const auto& it : items) {
-            YAML::Node doc = YAML::Load(it.body);
+            const YAML::Node doc = it.parsed ? *static_cast<const YAML::Node*>(it.parsed.get()) : YAML::Load(it.body);
             for (const auto& j : doc["scrape_configs"]) emit(out, j);
         }
         out << YAML::EndSeq;

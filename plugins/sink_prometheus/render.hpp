@@ -7,6 +7,7 @@
 #include <herd/sdk/kinds.hpp>
 
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@ struct ScrapeItem {
     std::string name;
     std::vector<std::string> jobs;
     std::string body;  // as received
+    std::shared_ptr<const void> parsed;  // its YAML document, kept so rendering does not parse again
 };
 
 // Parses and checks the items (YAML, the instance-config shape: `scrape_configs` plus an optional

@@ -19,6 +19,7 @@
 
 #include <herd/sdk/json_config.hpp>
 #include <herd/sdk/plugin.hpp>
+#include <herd/sdk/sink_support.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -58,6 +59,49 @@ std::string check_groups(std::string_view body) {
     return {};
 }
 
+// What the sink last made Prometheus take: its scrape-config items, and fingerprints of the base
+// and the rendered file then. One JSON file in the instance's data_dir (written atomically), so a
+// herd that starts again knows what its Prometheus runs — and an unchanged set costs no render.
+class Record {
+public:
+    explicit Record(fs::path file) : file_(std::move(file)) {
+        bool exists = false;
+        const std::string text = files::read_file(file_, &exists);
+        if (!exists) return;
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return;  // unreadable: the next apply renders anew
+        base_fp = j.value("base_fp", uint64_t{0});
+        output_fp = j.value("output_fp", uint64_t{0});
+        if (!j.contains("items") || !j["items"].is_object()) return;
+        const nlohmann::json& held = j["items"];
+        for (auto it = held.begin(); it != held.end(); ++it)
+            if (it.value().is_string()) items[it.key()] = it.value().get<std::string>();
+    }
+    // The items of `scrape` that are new or changed since the record.
+    std::set<std::string> changed(std::span<const sdk::SinkItemView> scrape) const {
+        std::set<std::string> out;
+        for (const auto& it : scrape)
+            if (auto at = items.find(std::string(it.name)); at == items.end() || at->second != it.body)
+                out.insert(std::string(it.name));
+        return out;
+    }
+    bool same_set(std::span<const sdk::SinkItemView> scrape) const { return scrape.size() == items.size() && changed(scrape).empty(); }
+    void save(std::span<const sdk::SinkItemView> scrape, uint64_t base, uint64_t output) {
+        std::map<std::string, std::string> next;
+        for (const auto& it : scrape) next[std::string(it.name)] = std::string(it.body);
+        nlohmann::json j{{"base_fp", base}, {"output_fp", output}, {"items", next}};
+        files::write_atomic(file_, j.dump());
+        items = std::move(next);
+        base_fp = base;
+        output_fp = output;
+    }
+    std::map<std::string, std::string> items;
+    uint64_t base_fp = 0, output_fp = 0;
+
+private:
+    fs::path file_;
+};
+
 class SinkPrometheus final : public sdk::Sink {
 public:
     explicit SinkPrometheus(const sdk::CreateContext& ctx) : host_(ctx.host), name_(ctx.instance_name) {
@@ -93,7 +137,7 @@ public:
             throw sdk::ConfigError("promtool", "cannot run " + promtool_ + " (\"\" turns the check off)");
         file_sd_ = std::make_unique<files::FileSet>(
             file_sd.empty() ? fs::path(output_).parent_path() / "herd-file-sd" : fs::path(ctx.path(file_sd)));
-        record_ = std::make_unique<files::FileSet>(fs::path(ctx.data_dir) / "applied");
+        record_ = std::make_unique<Record>(fs::path(ctx.data_dir) / "applied.json");
         agent_ = std::make_unique<PrometheusAgent>(reload, metrics_url, root + "/api/v1/query");
         applies_ = host_.counter("herd_sink_prometheus_applies_total", "Applies by result.", {"sink", "result"});
         phase_ = host_.gauge("herd_sink_prometheus_last_apply_seconds",
@@ -113,7 +157,8 @@ public:
 
     std::vector<sdk::SinkItem> held() override {
         std::lock_guard lk(mu_);
-        auto out = record_->held();
+        std::vector<sdk::SinkItem> out;
+        for (const auto& [name, body] : record_->items) out.push_back({name, HERD_SINK_SCRAPE_CONFIG, body});
         for (auto& g : file_sd_->held()) out.push_back(std::move(g));
         return out;
     }
@@ -122,14 +167,13 @@ public:
         std::lock_guard lk(mu_);
         auto by_job = agent_->samples_by_job();
         nlohmann::json out = nlohmann::json::object();
-        const auto held = record_->held();
-        for (const auto& item : held) {
-            const std::vector<sdk::SinkItemView> one{{item.name, item.media_type, item.body}};
+        for (const auto& [name, body] : record_->items) {
+            const std::vector<sdk::SinkItemView> one{{name, HERD_SINK_SCRAPE_CONFIG, body}};
             const auto parsed = parse_items(one, "", base_);  // kept: the loop below reads into it
             double sum = 0;
             for (const auto& job : parsed.at(0).jobs)
                 if (auto it = by_job.find(job); it != by_job.end()) sum += it->second;
-            out[item.name] = sum;
+            out[name] = sum;
         }
         return out.dump();
     }
@@ -197,18 +241,23 @@ private:
         bool base_exists = false;
         const std::string base_text = files::read_file(base_, &base_exists);
         if (!base_exists) throw sdk::Error(HERD_ERR_UNAVAILABLE, "cannot read the base file " + base_);
-        auto parsed = parse_items(scrape, base_text, base_);
-        const std::string rendered = render(base_text, parsed);
         auto group_plan = file_sd_->plan(groups);
-        auto record_plan = record_->plan(scrape);
         bool output_exists = false;
         const std::string current = files::read_file(output_, &output_exists);
+        const uint64_t base_fp = sdk::fingerprint(base_text), current_fp = sdk::fingerprint(current);
+        // The set it holds, the same base, the file as it left it: nothing to render or reload.
+        if (group_plan.empty() && output_exists && record_->same_set(scrape) && record_->base_fp == base_fp &&
+            record_->output_fp == current_fp)
+            return;
+        auto parsed = parse_items(scrape, base_text, base_);
+        const std::string rendered = render(base_text, parsed);
         const bool config_changes = !output_exists || rendered != current;
         took("render", t0);
-        if (!config_changes && group_plan.empty() && record_plan.empty()) return;  // holds exactly this already
-
-        std::set<std::string> changed;
-        for (const auto& [file, w] : record_plan.write) changed.insert(w.second.item);
+        const std::set<std::string> changed = record_->changed(scrape);
+        if (!config_changes && group_plan.empty()) {  // e.g. only an item's name key changed
+            record_->save(scrape, base_fp, current_fp);
+            return;
+        }
         if (config_changes && !promtool_.empty()) {
             auto t1 = Clock::now();
             if (auto why = check(base_text, parsed); !why.empty()) {
@@ -249,7 +298,7 @@ private:
             }
             took("reload", t3);
         }
-        record_->carry_out(record_plan);
+        record_->save(scrape, base_fp, sdk::fingerprint(config_changes ? rendered : current));
     }
 
     // Puts the last good file back and makes Prometheus read it again.
@@ -281,7 +330,8 @@ private:
 
     sdk::Host host_;
     std::string name_, base_, output_, promtool_;
-    std::unique_ptr<files::FileSet> file_sd_, record_;
+    std::unique_ptr<files::FileSet> file_sd_;
+    std::unique_ptr<Record> record_;
     std::unique_ptr<PrometheusAgent> agent_;
     sdk::Family applies_, phase_;
     std::mutex mu_;
