@@ -130,9 +130,9 @@ void request_head(std::string& out, const Request& req, std::string_view host, s
     out.append("\r\n");
 }
 
-void response_head(std::string& out, const ResponseHeader& res, Framing framing,
-                   std::optional<uint64_t> content_length, bool keep_alive, std::string_view backend_id,
-                   std::string_view extra_lines, ConnectionTokens& tokens) {
+namespace {
+// "HTTP/1.1 103 Early Hints\r\n" into an emptied buffer.
+void status_line(std::string& out, const ResponseHeader& res) {
     out.clear();
     out.append("HTTP/1.1 ");
     append_number(out, res.result_int());
@@ -140,6 +140,13 @@ void response_head(std::string& out, const ResponseHeader& res, Framing framing,
     auto reason = res.reason();
     out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason);
     out.append("\r\n");
+}
+}  // namespace
+
+void response_head(std::string& out, const ResponseHeader& res, Framing framing,
+                   std::optional<uint64_t> content_length, bool keep_alive, std::string_view backend_id,
+                   std::string_view extra_lines, ConnectionTokens& tokens) {
+    status_line(out, res);
     tokens.collect(res);
     const bool has_connection = !tokens.empty();
     for (const auto& f : res) {
@@ -163,13 +170,7 @@ void response_head(std::string& out, const ResponseHeader& res, Framing framing,
 }
 
 void interim_head(std::string& out, const ResponseHeader& res, ConnectionTokens& tokens) {
-    out.clear();
-    out.append("HTTP/1.1 ");
-    append_number(out, res.result_int());
-    out += ' ';
-    auto reason = res.reason();
-    out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason);
-    out.append("\r\n");
+    status_line(out, res);
     tokens.collect(res);
     for (const auto& f : res) {
         if (is_hop_by_hop(f.name()) || (!tokens.empty() && tokens.listed(f.name_string()))) continue;
