@@ -29,7 +29,7 @@ inline std::string check_item_name(std::string_view name) {
 
 // FNV-1a, 64 bits: a stable content fingerprint for manifests (not a security hash).
 inline uint64_t fingerprint(std::string_view s) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull;
     for (unsigned char c : s) {
         h ^= c;
         h *= 1099511628211ull;
