@@ -341,6 +341,72 @@ private:
         p.proxy = std::move(c);
     }
 
+    // [[sharding]]: configs and targets spread over a fleet by a ring in the KV store.
+    void sharding(const toml::table& t, PipelineConfig& p) {
+        ShardingConfig c;
+        c.prefix = "herd/sharding/" + p.name + "/";
+        auto strings = [&](const toml::node& v, const std::string& k, std::vector<std::string>& out, bool discovery) {
+            if (!expect(v, toml::node_type::array, k, "an array of strings")) return;
+            auto& a = *v.as_array();
+            for (size_t i = 0; i < a.size(); ++i) {
+                std::string s;
+                if (!read(*a.get(i), k + "[" + std::to_string(i) + "]", s)) continue;
+                if (discovery) p.discovery_refs.emplace_back(k + "[" + std::to_string(i) + "]", s);
+                out.push_back(s);
+            }
+        };
+        for (auto&& [key, v] : t) {
+            const std::string k(key.str());
+            if (k == "name" || k == "sink") {
+                if (k == "sink") read(v, k, c.sink);
+            } else if (k == "kv") {
+                read(v, k, c.kv);
+            } else if (k == "prefix") {
+                if (read(v, k, c.prefix) && (c.prefix.empty() || c.prefix.back() != '/'))
+                    error(pos_of(v.source()), "\"prefix\" must end with '/', e.g. \"herd/sharding/scrape/\"");
+            } else if (k == "member_id") {
+                if (read(v, k, c.member_id) && !valid_instance_name(c.member_id))
+                    error(pos_of(v.source()), "\"member_id\": letters, digits, '_', '-', '.'");
+            } else if (k == "advertise") {
+                if (read(v, k, c.advertise)) try {
+                        util::split_host_port(c.advertise);
+                    } catch (const std::exception& e) {
+                        error(pos_of(v.source()), std::string("\"advertise\": ") + e.what());
+                    }
+            } else if (k == "tokens") {
+                read(v, k, c.tokens, 1, 65536);
+            } else if (k == "heartbeat") {
+                read(v, k, c.heartbeat);
+            } else if (k == "heartbeat_timeout") {
+                read(v, k, c.heartbeat_timeout);
+            } else if (k == "reshard_interval") {
+                read(v, k, c.reshard_interval);
+            } else if (k == "handoff_timeout") {
+                read(v, k, c.handoff_timeout);
+            } else if (k == "configs") {
+                read(v, k, c.configs);
+            } else if (k == "targets") {
+                strings(v, k, c.targets, true);
+            } else if (k == "target_key") {
+                strings(v, k, c.target_key, false);
+            } else if (k == "keep_on_leave") {
+                read(v, k, c.keep_on_leave);
+            } else if (k == "max_config_size") {
+                read_size(v, k, c.max_config_size);
+            } else {
+                error(pos_of(key.source()),
+                      "unknown key \"" + k + "\" in [[sharding]] (see docs/configuration.md for the sharding keys)");
+            }
+        }
+        if (!t.contains("sink")) error(p.where, "[[sharding]] \"" + p.name + "\" needs sink = \"<a [[sink]] name>\"");
+        if (c.heartbeat_timeout < 2 * c.heartbeat)
+            error(p.position_of("heartbeat_timeout"), "\"heartbeat_timeout\" must be at least twice \"heartbeat\" "
+                                                      "(a member must be able to miss one heartbeat)");
+        if (!c.configs && c.targets.empty())
+            error(p.where, "[[sharding]] \"" + p.name + "\" shards nothing: set configs = true or targets = [...]");
+        p.sharding = std::move(c);
+    }
+
     // retry_on = ["connect", "reset", "timeout", "502", "503", "504"]; [] never retries.
     void retry_on(const toml::node& v, const std::string& k, RetryOn& out) {
         if (!expect(v, toml::node_type::array, k, "an array such as [\"connect\", \"reset\", \"502\", \"504\"]")) return;
@@ -411,6 +477,7 @@ private:
                     error(pos_of(name->source()), "duplicate " + section + " name \"" + p.name + "\" (first defined at line " +
                                                       std::to_string(other.where.line) + ")");
             if (section == "proxy") proxy(t, p);
+            if (section == "sharding") sharding(t, p);
             // Sharding and dispatch end in a sink; its reference is checked here for every kind.
             if (section != "proxy")
                 if (auto* sink = t.get("sink")) {

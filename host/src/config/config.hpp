@@ -93,6 +93,25 @@ struct ProxyConfig {
     uint64_t max_response_header = 64 << 10;             // bytes of a backend's response head
 };
 
+// A [[sharding]]'s own settings (docs/configuration.md).
+struct ShardingConfig {
+    std::string kv;                // a [[kv]] name; "" = the only one, else the embedded store
+    std::string prefix;            // KV prefix; default "herd/sharding/<name>/"
+    std::string member_id;         // "" = generated once and kept in data_dir
+    std::string advertise;         // the admin address peers and users see; default [host] admin
+    int tokens = 4096;
+    std::chrono::milliseconds heartbeat{5000};
+    std::chrono::milliseconds heartbeat_timeout{15000};   // the member key's lease
+    std::chrono::milliseconds reshard_interval{60000};    // full relist
+    std::chrono::milliseconds handoff_timeout{30000};     // how long an old owner waits for a new one
+    bool configs = true;                                   // the config API and CLI
+    std::vector<std::string> targets;                      // [[discovery]] names
+    std::vector<std::string> target_key;                   // labels to hash; [] = all but __meta_*
+    std::string sink;                                      // a [[sink]] name (required)
+    bool keep_on_leave = false;                            // SIGTERM: leave the agent running its share
+    uint64_t max_config_size = 1 << 20;
+};
+
 // A [[proxy]] / [[sharding]] / [[dispatch]] table.
 struct PipelineConfig {
     std::string kind;  // "proxy", ...
@@ -103,6 +122,7 @@ struct PipelineConfig {
     std::vector<std::pair<std::string, std::string>> sink_refs;       // (key, [[sink]] name)
     std::vector<PluginRef> plugin_refs;
     std::optional<ProxyConfig> proxy;  // for kind "proxy"
+    std::optional<ShardingConfig> sharding;  // for kind "sharding"
     Position position_of(std::string_view key_path) const;
     // An inline table inside this one ("strategy", "affinity[1]"), kept alive with the document.
     std::shared_ptr<const toml::table> subtable(std::string_view key_path) const;

@@ -1,11 +1,12 @@
 #include "runtime/pipelines.hpp"
 
 #include "proxy/proxy_pipeline.hpp"
+#include "sharding/sharding_pipeline.hpp"
 
 namespace herd::runtime {
 
 const pipeline::Factory* pipeline_factory(const std::string& kind) {
-    static const std::vector<pipeline::Factory> table = {proxy::factory()};
+    static const std::vector<pipeline::Factory> table = {proxy::factory(), sharding::factory()};
     for (const auto& f : table)
         if (f.kind == kind) return &f;
     return nullptr;
@@ -28,7 +29,7 @@ config::Diagnostics check_pipelines(const config::Config& cfg, const plugins::Pl
         if (!pipeline_factory(p.kind))
             out.push_back({cfg.file, p.where,
                            "[[" + p.kind + "]] \"" + p.name + "\": " + p.kind +
-                               " pipelines are not part of this herd release yet (proxy pipelines are)"});
+                               " pipelines are not part of this herd release yet (proxy and sharding pipelines are)"});
     }
     return out;
 }

@@ -1,0 +1,183 @@
+// The sharding pipeline end to end: three herds, each with its own real Prometheus behind
+// sink_prometheus, sharing one kv_sqlite file; configs put through the Grafana Agent config API.
+#include "herd_fixture.hpp"
+#include "http_client.hpp"
+#include "prometheus.hpp"
+#include "sharding/ring.hpp"
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <csignal>
+#include <set>
+
+using namespace herd;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Node {
+    std::string id;
+    fs::path base, output;
+    std::unique_ptr<test::PrometheusReplica> prom;
+    std::unique_ptr<test::HerdRun> herd;
+};
+
+struct Fleet {
+    test::TempDir shared;
+    std::vector<std::unique_ptr<Node>> nodes;
+
+    std::string herd_config(const Node& n) const {
+        return "[[kv]]\nname = \"fleet\"\nplugin = \"kv_sqlite\"\npath = \"" + (shared / "fleet.sqlite").string() +
+               "\"\n\n[[sink]]\nname = \"prom\"\nplugin = \"sink_prometheus\"\nbase = \"" + n.base.string() +
+               "\"\noutput = \"" + n.output.string() + "\"\nreload_url = \"http://" + n.prom->address() +
+               "/-/reload\"\n\n[[sharding]]\nname = \"scrape\"\nsink = \"prom\"\nmember_id = \"" + n.id +
+               "\"\nheartbeat = \"200ms\"\nheartbeat_timeout = \"1s\"\nreshard_interval = \"5s\"\nhandoff_timeout = \"3s\"\n"
+               "max_config_size = \"64KiB\"\n";
+    }
+    Node& add(const std::string& id) {
+        auto n = std::make_unique<Node>();
+        n->id = id;
+        fs::create_directories(shared / id);
+        n->base = shared / id / "base.yml";
+        n->output = shared / id / "prometheus.yml";
+        test::write_file(n->base, "global:\n  scrape_interval: 1s\n");
+        test::write_file(n->output, "global:\n  scrape_interval: 1s\n");
+        n->prom = std::make_unique<test::PrometheusReplica>("prom-" + id, n->output);
+        REQUIRE(n->prom->wait_ready());
+        n->herd = std::make_unique<test::HerdRun>(herd_config(*n));
+        nodes.push_back(std::move(n));
+        return *nodes.back();
+    }
+};
+
+// The jobs in a rendered Prometheus file.
+std::set<std::string> jobs_in(const fs::path& file) {
+    std::set<std::string> out;
+    try {
+        auto doc = YAML::LoadFile(file.string());
+        for (const auto& j : doc["scrape_configs"]) out.insert(j["job_name"].as<std::string>());
+    } catch (const std::exception&) {
+    }
+    return out;
+}
+
+std::string config_yaml(const std::string& job) {
+    return "scrape_configs:\n  - job_name: " + job + "\n    static_configs: [{targets: ['127.0.0.1:1']}]\n";
+}
+
+test::HttpResponse api(uint16_t port, const std::string& method, const std::string& path, const std::string& body = "") {
+    return test::HttpConnection(port).request(method, path, body, {{"Content-Type", "application/yaml"}});
+}
+
+}  // namespace
+
+TEST_CASE("sharding: three herds split 60 configs exactly, and a killed one's share moves without anyone",
+          "[sharding][prometheus]") {
+    Fleet fleet;
+    for (const char* id : {"h1", "h2", "h3"}) fleet.add(id);
+    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
+    for (auto& n : fleet.nodes)
+        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
+
+    // 60 configs through the API of different members.
+    for (int i = 0; i < 60; ++i) {
+        auto& n = *fleet.nodes[static_cast<size_t>(i) % 3];
+        auto r = api(n.herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i), config_yaml("job-" + std::to_string(i)));
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+    }
+    auto list = nlohmann::json::parse(api(fleet.nodes[0]->herd->port(), "GET", "/agent/api/v1/configs").body);
+    CHECK(list["status"] == "success");
+    CHECK(list["data"]["configs"].size() == 60);
+
+    // Each Prometheus runs exactly its owner's share; the union is everything, no duplicates.
+    sharding::Ring ring({"h1", "h2", "h3"}, sharding::kDefaultTokens);
+    std::map<std::string, std::set<std::string>> expected;
+    for (int i = 0; i < 60; ++i) expected[std::string(*ring.owner_of("cfg-" + std::to_string(i)))].insert("job-" + std::to_string(i));
+    for (auto& n : fleet.nodes) {
+        INFO(n->id);
+        CHECK(test::eventually([&] { return jobs_in(n->output) == expected[n->id]; }));
+    }
+    // ... and Prometheus itself scrapes them (its discovery tick is 5 s).
+    CHECK(test::eventually([&] {
+        auto r = test::http_get(fleet.nodes[0]->prom->port(), "/api/v1/targets?state=active");
+        if (r.status != 200) return false;
+        auto doc = nlohmann::json::parse(r.body, nullptr, false);
+        std::set<std::string> pools;
+        for (const auto& t : doc["data"]["activeTargets"]) pools.insert(t.value("scrapePool", ""));
+        return pools == expected["h1"];
+    }));
+
+    // A delete is gone from its owner's Prometheus config at once (not at the next relist).
+    const std::string victim_owner(*ring.owner_of("cfg-7"));
+    auto& owner_node = **std::find_if(fleet.nodes.begin(), fleet.nodes.end(), [&](auto& n) { return n->id == victim_owner; });
+    REQUIRE(api(fleet.nodes[1]->herd->port(), "DELETE", "/agent/api/v1/config/cfg-7").status == 200);
+    const auto deleted_at = std::chrono::steady_clock::now();
+    CHECK(test::eventually([&] { return jobs_in(owner_node.output).count("job-7") == 0; }, std::chrono::seconds(2)));
+    INFO("delete applied after " << std::chrono::duration<double>(std::chrono::steady_clock::now() - deleted_at).count() << " s");
+    expected[victim_owner].erase("job-7");
+
+    // SIGKILL one member: its configs run on the survivors within heartbeat_timeout + a reshard.
+    auto& dead = *fleet.nodes[2];
+    dead.herd->process().signal(SIGKILL);
+    const auto killed_at = std::chrono::steady_clock::now();
+    sharding::Ring survivors({"h1", "h2"}, sharding::kDefaultTokens);
+    std::map<std::string, std::set<std::string>> after;
+    for (int i = 0; i < 60; ++i)
+        if (i != 7) after[std::string(*survivors.owner_of("cfg-" + std::to_string(i)))].insert("job-" + std::to_string(i));
+    CHECK(test::eventually([&] {
+        return jobs_in(fleet.nodes[0]->output) == after["h1"] && jobs_in(fleet.nodes[1]->output) == after["h2"];
+    }, std::chrono::seconds(15)));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+    INFO("re-owned " << took << " s after the kill (heartbeat_timeout 1 s)");
+    CHECK(took < 6.0);
+}
+
+TEST_CASE("sharding: the config API refuses bad input with the agent's envelope and stores nothing",
+          "[sharding][bad-input]") {
+    Fleet fleet;
+    auto& n = fleet.add("solo");
+    REQUIRE(n.herd->wait_ready());
+    const uint16_t port = n.herd->port();
+    REQUIRE(api(port, "PUT", "/agent/api/v1/config/a", config_yaml("shared-job")).status == 201);
+    REQUIRE(api(port, "PUT", "/agent/api/v1/config/a", config_yaml("shared-job")).status == 200);  // updated
+    struct Case {
+        const char* what;
+        std::string method, path, body;
+        int status;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {"malformed YAML", "PUT", "/agent/api/v1/config/b", "scrape_configs: [unclosed", 400, "not valid YAML"},
+        {"a job_name another config has", "PUT", "/agent/api/v1/config/b", config_yaml("shared-job"), 400,
+         "already used by config \"a\""},
+        {"no job_name", "PUT", "/agent/api/v1/config/b", "scrape_configs: [{static_configs: []}]\n", 400, "no job_name"},
+        {"an unknown key", "PUT", "/agent/api/v1/config/b", "scrape_config: []\n", 400, "unknown key"},
+        {"oversized", "PUT", "/agent/api/v1/config/b", "# " + std::string(70000, 'x') + "\n" + config_yaml("big"), 413,
+         "max_config_size"},
+        {"an unknown method", "PATCH", "/agent/api/v1/config/b", "", 405, "PUT, POST or DELETE"},
+        {"an empty name", "PUT", "/agent/api/v1/config/", config_yaml("x"), 400, "invalid config name"},
+        {"a name too long", "PUT", "/agent/api/v1/config/" + std::string(300, 'n'), config_yaml("y"), 400, "invalid config name"},
+        {"a bad escape", "PUT", "/agent/api/v1/config/a%zz", config_yaml("z"), 400, "invalid config name"},
+        {"a missing config", "DELETE", "/agent/api/v1/config/nope", "", 404, "does not exist"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        auto r = api(port, c.method, c.path, c.body);
+        CHECK(r.status == c.status);
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        CHECK(j["status"] == "error");
+        CHECK_THAT(j["data"]["error"].get<std::string>(), Contains(c.says));
+    }
+    auto list = nlohmann::json::parse(api(port, "GET", "/agent/api/v1/configs").body);
+    CHECK(list["data"]["configs"] == nlohmann::json::array({"a"}));
+    // Names are URL-decoded, as the agent does.
+    REQUIRE(api(port, "PUT", "/agent/api/v1/config/hello%2Fworld", config_yaml("hw")).status == 201);
+    auto got = nlohmann::json::parse(api(port, "GET", "/agent/api/v1/configs/hello%2Fworld").body);
+    CHECK(got["data"]["value"] == config_yaml("hw"));
+    CHECK(test::eventually([&] { return jobs_in(n.output) == std::set<std::string>{"shared-job", "hw"}; }));
+    // /status shows the ring with its picture.
+    CHECK_THAT(n.herd->get("/status").body, Contains("sharding <b>scrape</b>") && Contains("<svg"));
+}
