@@ -181,3 +181,67 @@ TEST_CASE("sharding: the config API refuses bad input with the agent's envelope 
     // /status shows the ring with its picture.
     CHECK_THAT(n.herd->get("/status").body, Contains("sharding <b>scrape</b>") && Contains("<svg"));
 }
+
+TEST_CASE("sharding: a joining member takes about 1/N, make-before-break; an edit moves nothing", "[sharding][prometheus]") {
+    Fleet fleet;
+    for (const char* id : {"h1", "h2", "h3"}) fleet.add(id);
+    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
+    for (auto& n : fleet.nodes)
+        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
+    for (int i = 0; i < 60; ++i)
+        REQUIRE(api(fleet.nodes[0]->herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i),
+                    config_yaml("job-" + std::to_string(i)))
+                    .status == 201);
+    auto owners = [&](const std::vector<std::string>& members) {
+        sharding::Ring ring(members, sharding::kDefaultTokens);
+        std::map<std::string, std::string> out;  // job -> member
+        for (int i = 0; i < 60; ++i) out["job-" + std::to_string(i)] = std::string(*ring.owner_of("cfg-" + std::to_string(i)));
+        return out;
+    };
+    auto converged = [&](const std::map<std::string, std::string>& want) {
+        for (auto& n : fleet.nodes) {
+            std::set<std::string> expect;
+            for (const auto& [job, m] : want)
+                if (m == n->id) expect.insert(job);
+            if (jobs_in(n->output) != expect) return false;
+        }
+        return true;
+    };
+    const auto before = owners({"h1", "h2", "h3"});
+    REQUIRE(test::eventually([&] { return converged(before); }));
+
+    // An edit changes the config, never its owner.
+    const std::string owner_of_5 = before.at("job-5");
+    REQUIRE(api(fleet.nodes[1]->herd->port(), "PUT", "/agent/api/v1/config/cfg-5",
+                "scrape_configs:\n  - job_name: job-5\n    static_configs: [{targets: ['127.0.0.1:2']}]\n")
+                .status == 200);
+    auto& n5 = **std::find_if(fleet.nodes.begin(), fleet.nodes.end(), [&](auto& n) { return n->id == owner_of_5; });
+    CHECK(test::eventually([&] { return test::read_file(n5.output).find("127.0.0.1:2") != std::string::npos; }));
+    CHECK(converged(before));
+
+    // A fourth member joins: only ~1/4 of the configs move, all to it, and every moved job runs
+    // somewhere at every moment (the old owner drops it only after the new one applied it).
+    fleet.add("h4");
+    REQUIRE(fleet.nodes[3]->herd->wait_serving());
+    const auto after = owners({"h1", "h2", "h3", "h4"});
+    size_t moved = 0;
+    for (const auto& [job, m] : after) moved += before.at(job) != m;
+    CHECK(moved <= static_cast<size_t>(1.2 * 60 / 4));
+    size_t gaps = 0, samples = 0;
+    CHECK(test::eventually([&] {
+        for (const auto& [job, m] : after) {
+            if (before.at(job) == m) continue;
+            auto& old_node = **std::find_if(fleet.nodes.begin(), fleet.nodes.end(), [&](auto& n) { return n->id == before.at(job); });
+            auto& new_node = *fleet.nodes[3];
+            // The old owner first: if it no longer has the job, the new one had it before that.
+            const bool in_old = jobs_in(old_node.output).count(job) == 1;
+            const bool in_new = jobs_in(new_node.output).count(job) == 1;
+            gaps += !in_old && !in_new;
+            ++samples;
+        }
+        return converged(after);
+    }, std::chrono::seconds(20)));
+    INFO(samples << " samples of moved jobs during the join");
+    CHECK(gaps == 0);
+    CHECK(fleet.nodes[3]->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 4);
+}
