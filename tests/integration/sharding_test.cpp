@@ -2,6 +2,7 @@
 // sink_prometheus, sharing one kv_sqlite file; configs put through the Grafana Agent config API.
 #include "herd_fixture.hpp"
 #include "http_client.hpp"
+#include "etcd_server.hpp"
 #include "prometheus.hpp"
 #include "sharding/ring.hpp"
 
@@ -10,6 +11,7 @@
 
 #include <csignal>
 #include <set>
+#include <thread>
 
 using namespace herd;
 using Catch::Matchers::Contains;
@@ -27,10 +29,14 @@ struct Node {
 struct Fleet {
     test::TempDir shared;
     std::vector<std::unique_ptr<Node>> nodes;
+    std::string kv;  // the [[kv]] table's plugin keys; default: one kv_sqlite file for all
 
+    std::string kv_table() const {
+        return "[[kv]]\nname = \"fleet\"\n" +
+               (kv.empty() ? "plugin = \"kv_sqlite\"\npath = \"" + (shared / "fleet.sqlite").string() + "\"\n" : kv);
+    }
     std::string herd_config(const Node& n) const {
-        return "[[kv]]\nname = \"fleet\"\nplugin = \"kv_sqlite\"\npath = \"" + (shared / "fleet.sqlite").string() +
-               "\"\n\n[[sink]]\nname = \"prom\"\nplugin = \"sink_prometheus\"\nbase = \"" + n.base.string() +
+        return kv_table() + "\n[[sink]]\nname = \"prom\"\nplugin = \"sink_prometheus\"\nbase = \"" + n.base.string() +
                "\"\noutput = \"" + n.output.string() + "\"\nreload_url = \"http://" + n.prom->address() +
                "/-/reload\"\n\n[[sharding]]\nname = \"scrape\"\nsink = \"prom\"\nmember_id = \"" + n.id +
                "\"\nheartbeat = \"200ms\"\nheartbeat_timeout = \"1s\"\nreshard_interval = \"5s\"\nhandoff_timeout = \"3s\"\n"
@@ -244,4 +250,44 @@ TEST_CASE("sharding: a joining member takes about 1/N, make-before-break; an edi
     INFO(samples << " samples of moved jobs during the join");
     CHECK(gaps == 0);
     CHECK(fleet.nodes[3]->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 4);
+}
+
+TEST_CASE("sharding on a real etcd: an exact split, and etcd down for 12 s loses no job", "[sharding][prometheus][etcd]") {
+    test::EtcdServer etcd;
+    Fleet fleet;
+    fleet.kv = "plugin = \"kv_etcd\"\nendpoints = [\"" + etcd.url() + "\"]\ntimeout = \"1s\"\n";
+    for (const char* id : {"e1", "e2", "e3"}) fleet.add(id);
+    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
+    for (auto& n : fleet.nodes)
+        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
+    for (int i = 0; i < 30; ++i)
+        REQUIRE(api(fleet.nodes[static_cast<size_t>(i) % 3]->herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i),
+                    config_yaml("job-" + std::to_string(i)))
+                    .status == 201);
+    sharding::Ring ring({"e1", "e2", "e3"}, sharding::kDefaultTokens);
+    std::map<std::string, std::set<std::string>> expected;
+    for (int i = 0; i < 30; ++i) expected[std::string(*ring.owner_of("cfg-" + std::to_string(i)))].insert("job-" + std::to_string(i));
+    auto converged = [&] {
+        for (auto& n : fleet.nodes)
+            if (jobs_in(n->output) != expected[n->id]) return false;
+        return true;
+    };
+    REQUIRE(test::eventually(converged));
+
+    // The store goes away for far longer than heartbeat_timeout: every member keeps its agent's
+    // jobs (degraded, said in metrics), and afterwards the ring converges again by itself.
+    etcd.stop();
+    CHECK(test::eventually([&] { return fleet.nodes[0]->herd->metric("herd_sharding_degraded{pipeline=\"scrape\"}") == 1; }));
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(12);
+    bool lost = false;
+    while (std::chrono::steady_clock::now() < until) {  // bounded: 12 s, sampling what each agent runs
+        for (auto& n : fleet.nodes) lost = lost || jobs_in(n->output) != expected[n->id];
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    CHECK_FALSE(lost);
+    etcd.start();
+    CHECK(test::eventually([&] { return fleet.nodes[0]->herd->metric("herd_sharding_degraded{pipeline=\"scrape\"}") == 0; }));
+    for (auto& n : fleet.nodes)
+        CHECK(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
+    CHECK(test::eventually(converged));
 }
