@@ -30,6 +30,8 @@ struct Fleet {
     test::TempDir shared;
     std::vector<std::unique_ptr<Node>> nodes;
     std::string kv;  // the [[kv]] table's plugin keys; default: one kv_sqlite file for all
+    std::string extra;  // more of each herd's file (e.g. a [[discovery]]), and more [[sharding]] keys after it
+    std::string sharding_extra;
 
     std::string kv_table() const {
         return "[[kv]]\nname = \"fleet\"\n" +
@@ -40,7 +42,7 @@ struct Fleet {
                "\"\noutput = \"" + n.output.string() + "\"\nreload_url = \"http://" + n.prom->address() +
                "/-/reload\"\n\n[[sharding]]\nname = \"scrape\"\nsink = \"prom\"\nmember_id = \"" + n.id +
                "\"\nheartbeat = \"200ms\"\nheartbeat_timeout = \"1s\"\nreshard_interval = \"5s\"\nhandoff_timeout = \"3s\"\n"
-               "max_config_size = \"64KiB\"\n";
+               "max_config_size = \"64KiB\"\n" + sharding_extra + "\n" + extra;
     }
     Node& add(const std::string& id) {
         auto n = std::make_unique<Node>();
@@ -290,4 +292,45 @@ TEST_CASE("sharding on a real etcd: an exact split, and etcd down for 12 s loses
     for (auto& n : fleet.nodes)
         CHECK(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
     CHECK(test::eventually(converged));
+}
+
+TEST_CASE("sharding discovered targets: 200 targets split exactly over three members, and a leaver's move",
+          "[sharding][prometheus][targets]") {
+    Fleet fleet;
+    std::string list;
+    std::vector<std::string> addresses;
+    for (int i = 0; i < 200; ++i) {
+        addresses.push_back("10.0." + std::to_string(i / 100) + "." + std::to_string(i % 100) + ":9100");
+        list += (i ? ", \"" : "\"") + addresses.back() + "\"";
+    }
+    fleet.sharding_extra = "targets = [\"nodes\"]\n";
+    fleet.extra = "[[discovery]]\nname = \"nodes\"\nplugin = \"sd_file\"\ntargets = [" + list + "]\n";
+    for (const char* id : {"t1", "t2", "t3"}) fleet.add(id);
+    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
+    auto targets_of = [](const Node& n) {
+        std::set<std::string> out;
+        auto text = test::read_file(n.output.parent_path() / "herd-file-sd" / "targets-nodes.json");
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_array())
+            for (const auto& g : j)
+                for (const auto& t : g["targets"]) out.insert(t.get<std::string>());
+        return out;
+    };
+    auto expected_for = [&](const std::vector<std::string>& members) {
+        sharding::Ring ring(members, sharding::kDefaultTokens);
+        std::map<std::string, std::set<std::string>> out;
+        for (const auto& a : addresses) out[std::string(*ring.owner(sharding::target_key({{"__address__", a}})))].insert(a);
+        return out;
+    };
+    auto three = expected_for({"t1", "t2", "t3"});
+    for (auto& n : fleet.nodes) {
+        INFO(n->id);
+        CHECK(test::eventually([&] { return targets_of(*n) == three[n->id]; }));
+    }
+    // A member leaves (SIGTERM: make-before-break, then it empties its sink): its targets move.
+    fleet.nodes[2]->herd->process().signal(SIGTERM);
+    REQUIRE(fleet.nodes[2]->herd->process().wait(std::chrono::seconds(15)) == 0);
+    auto two = expected_for({"t1", "t2"});
+    CHECK(test::eventually([&] { return targets_of(*fleet.nodes[0]) == two["t1"] && targets_of(*fleet.nodes[1]) == two["t2"]; }));
+    CHECK(targets_of(*fleet.nodes[2]).empty());  // it emptied its agent on the way out
 }

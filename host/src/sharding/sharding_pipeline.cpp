@@ -79,11 +79,12 @@ std::unique_ptr<ShardingPipeline> ShardingPipeline::create(const config::Pipelin
     p->store_ = std::make_unique<ConfigStore>(*p->kv_, cfg.prefix, cfg.max_config_size);
     p->self_.id = cfg.member_id.empty() ? persistent_member_id(ctx.config.host.data_dir / "sharding" / pc.name) : cfg.member_id;
     p->self_.advertise = cfg.advertise.empty() ? ctx.config.host.admin : cfg.advertise;
+    p->discovery_ = &ctx.discovery;
     // What the agent runs already (a restart): the pipeline starts from it, so nothing is dropped
     // before the first reshard decided.
     try {
         for (const auto& item : p->sink_->held())
-            if (item.media_type == HERD_SINK_SCRAPE_CONFIG) p->applied_[item.name] = item.body;
+            if (item.media_type == HERD_SINK_SCRAPE_CONFIG) p->applied_[item.name] = {key_hash(item.name), "", item.body};
     } catch (const std::exception& e) {
         spdlog::warn("sharding {}: cannot read what its sink holds: {}", pc.name, e.what());
     }
@@ -124,6 +125,8 @@ std::string ShardingPipeline::start(pipeline::Pipeline*) {
         std::lock_guard lk(mu_);
         degraded_ = std::string("the store: ") + e.what();
     }
+    for (const auto& d : cfg_.targets)
+        subscriptions_.push_back(discovery_->subscribe(d, [this](const std::string&, const auto&) { trigger("discovery change"); }));
     started_ = true;
     thread_ = std::thread([this] { run(); });
     trigger("start");
@@ -156,6 +159,21 @@ void ShardingPipeline::run() {
         reshard(why);
         lk.lock();
     }
+}
+
+std::map<std::string, ShardingPipeline::Unit> ShardingPipeline::gather_targets() {
+    std::map<std::string, Unit> out;
+    for (const auto& d : cfg_.targets)
+        for (const auto& g : discovery_->groups(d))
+            for (const auto& t : g.targets) {
+                discovery::LabelSet merged = g.labels;  // a target's own labels win over its group's
+                for (const auto& [k, v] : t) merged[k] = v;
+                const uint64_t h = target_key(merged, cfg_.target_key);
+                char hex[17];
+                std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+                out["t:" + d + ":" + hex] = {h, d, nlohmann::json(merged).dump()};
+            }
+    return out;
 }
 
 void ShardingPipeline::reshard(const std::string& why) {
@@ -198,45 +216,65 @@ void ShardingPipeline::reshard(const std::string& why) {
     const uint64_t view = view_of(live);
     Ring ring(live, static_cast<uint32_t>(cfg_.tokens));
 
-    std::map<std::string, std::string> owned;
-    std::map<std::string, size_t> counts;
-    for (const auto& [name, yaml] : configs) {
-        auto o = ring.owner_of(name);
+    // Everything the ring places: the configs, and the targets of the named discovery instances.
+    std::map<std::string, Unit> units;
+    if (cfg_.configs)
+        for (const auto& [name, yaml] : configs) units[name] = {key_hash(name), "", yaml};
+    for (auto& [k, u] : gather_targets()) units[k] = std::move(u);
+
+    std::map<std::string, Unit> owned;
+    std::map<std::string, size_t> counts, target_counts;
+    for (const auto& [key, u] : units) {
+        auto o = ring.owner(u.hash);
         if (!o) continue;
-        ++counts[std::string(*o)];
-        if (*o == self_.id) owned[name] = yaml;
+        ++(u.discovery.empty() ? counts : target_counts)[std::string(*o)];
+        if (*o == self_.id) owned[key] = u;
     }
     // Make-before-break: what moved away stays until its new owner has applied this view.
-    std::map<std::string, std::string> desired = owned;
+    std::map<std::string, Unit> desired = owned;
     std::map<std::string, std::chrono::steady_clock::time_point> handing;
     const auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard lk(mu_);
-        for (const auto& [name, yaml] : applied_) {
-            if (owned.count(name) || !configs.count(name)) continue;  // still mine, or deleted (gone at once)
-            auto o = ring.owner_of(name);
-            if (!o) continue;  // nobody else: with no member left, keep nothing special
+        for (const auto& [key, u] : applied_) {
+            if (owned.count(key) || !units.count(key)) continue;  // still mine, or gone (deleted: at once)
+            auto o = ring.owner(u.hash);
+            if (!o) continue;
             auto m = members.find(std::string(*o));
             const bool confirmed = m != members.end() && m->second.applied_view == view;
-            auto since = handing_off_.count(name) ? handing_off_[name] : now;
+            auto since = handing_off_.count(key) ? handing_off_[key] : now;
             if (!confirmed && now - since < cfg_.handoff_timeout) {
-                desired[name] = configs[name];
-                handing[name] = since;
+                desired[key] = units[key];
+                handing[key] = since;
             }
         }
     }
+    // The sink's items: one per config, one target-group set per discovery instance.
+    auto items_of = [&](const std::map<std::string, std::string>& refused) {
+        std::vector<sink::Item> items;
+        std::map<std::string, nlohmann::json> groups;
+        for (const auto& [key, u] : desired) {
+            if (u.discovery.empty()) {
+                if (!refused.count(key)) items.push_back({item_name(key), HERD_SINK_SCRAPE_CONFIG, u.payload});
+                continue;
+            }
+            auto labels = nlohmann::json::parse(u.payload);
+            const std::string address = labels.value("__address__", "");
+            labels.erase("__address__");
+            groups[u.discovery].push_back({{"targets", {address}}, {"labels", labels}});
+        }
+        for (auto& [d, g] : groups) items.push_back({item_name("targets-" + d), HERD_SINK_TARGET_GROUPS, g.dump()});
+        return items;
+    };
     // Items the agent refuses are kept out; the others still apply.
     std::map<std::string, std::string> refused;
     sink::ApplyResult result;
     for (int round = 0; round < 3; ++round) {
-        std::vector<sink::Item> items;
-        for (const auto& [name, yaml] : desired)
-            if (!refused.count(name)) items.push_back({item_name(name), HERD_SINK_SCRAPE_CONFIG, yaml});
-        result = sink_->apply(items);
+        result = sink_->apply(items_of(refused));
         if (result.ok() || result.refused.empty()) break;
         for (const auto& [item, why_refused] : result.refused)
-            for (const auto& [name, yaml] : desired)
-                if (item_name(name) == item) refused[name] = why_refused;
+            for (const auto& [key, u] : desired)
+                if (u.discovery.empty() && item_name(key) == item) refused[key] = why_refused;
     }
     if (!result.ok()) {
         metrics_.counter("herd_sharding_sink_apply_errors_total", "Applies the sink failed.", {"pipeline"}).with({pc_.name}).add(1);
@@ -267,7 +305,7 @@ void ShardingPipeline::reshard(const std::string& why) {
     size_t added = 0, removed = 0;
     {
         std::lock_guard lk(mu_);
-        for (const auto& [name, y] : desired) added += !applied_.count(name);
+        for (const auto& [name, y] : desired) added += !applied_.count(name) || !(applied_[name] == y);
         for (const auto& [name, y] : applied_) removed += !desired.count(name);
         metrics_.counter("herd_sharding_handoffs_total", "Configs handed to another member (make-before-break).", {"pipeline"})
             .with({pc_.name})
@@ -279,13 +317,21 @@ void ShardingPipeline::reshard(const std::string& why) {
         view_ = view;
         shares_ = ring.shares();
         owned_count_ = counts;
+        owned_targets_ = target_counts;
         degraded_.clear();
         last_ = {std::chrono::system_clock::now(), why,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), added, removed};
     }
     reshards.with({pc_.name, "success"}).add(1);
     metrics_.gauge("herd_sharding_members", "Live members in the ring.", {"pipeline"}).with({pc_.name}).set(static_cast<double>(live.size()));
-    metrics_.gauge("herd_sharding_owned_configs", "Configs this member owns.", {"pipeline"}).with({pc_.name}).set(static_cast<double>(owned.size()));
+    size_t owned_targets = 0;
+    for (const auto& [k, u] : owned) owned_targets += !u.discovery.empty();
+    metrics_.gauge("herd_sharding_owned_configs", "Configs this member owns.", {"pipeline"})
+        .with({pc_.name})
+        .set(static_cast<double>(owned.size() - owned_targets));
+    metrics_.gauge("herd_sharding_owned_targets", "Discovered targets this member owns.", {"pipeline"})
+        .with({pc_.name})
+        .set(static_cast<double>(owned_targets));
     metrics_.gauge("herd_sharding_applied_configs", "Configs its agent runs (owned + handing off − refused).", {"pipeline"})
         .with({pc_.name})
         .set(static_cast<double>(desired.size()));
@@ -323,6 +369,8 @@ void ShardingPipeline::stop() {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
     config_watch_.reset();
+    for (auto id : subscriptions_) discovery_->unsubscribe(id);
+    subscriptions_.clear();
     if (!cfg_.keep_on_leave && sink_) {
         auto r = sink_->apply({});
         if (!r.ok()) spdlog::warn("sharding {}: emptying the sink on leave: {}", pc_.name, r.message);
@@ -373,12 +421,13 @@ std::string ShardingPipeline::status_html() const {
         y += bar;
     }
     h += "</svg>";
-    h += "<table><tr><th>member</th><th>share of the ring</th><th>configs owned</th></tr>";
+    h += "<table><tr><th>member</th><th>share of the ring</th><th>configs owned</th><th>targets owned</th></tr>";
     for (const auto& m : view_members_) {
         char pct[32];
         std::snprintf(pct, sizeof pct, "%.2f %%", shares_.count(m) ? shares_.at(m) * 100 : 0.0);
         h += "<tr><td><code>" + e(m) + "</code>" + (m == self_.id ? " (this herd)" : "") + "</td><td>" + pct + "</td><td>" +
-             std::to_string(owned_count_.count(m) ? owned_count_.at(m) : 0) + "</td></tr>";
+             std::to_string(owned_count_.count(m) ? owned_count_.at(m) : 0) + "</td><td>" +
+             std::to_string(owned_targets_.count(m) ? owned_targets_.at(m) : 0) + "</td></tr>";
     }
     h += "</table>";
     if (!refused_.empty()) {

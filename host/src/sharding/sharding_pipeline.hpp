@@ -72,14 +72,28 @@ private:
     std::string pending_why_;
     std::thread thread_;
 
+    // One thing the ring places: a config (key = its name) or a discovered target
+    // (key = "t:<discovery>:<label hash>").
+    struct Unit {
+        uint64_t hash = 0;
+        std::string discovery;  // "" for a config
+        std::string payload;    // the config's YAML, or the target's labels as JSON
+        bool operator==(const Unit&) const = default;
+    };
+    std::map<std::string, Unit> gather_targets();
+
+    discovery::Manager* discovery_ = nullptr;
+    std::vector<uint64_t> subscriptions_;
+
     // What the reshard thread knows (mu_ guards it for /status).
-    std::map<std::string, std::string> applied_;               // config -> yaml, what the sink holds
+    std::map<std::string, Unit> applied_;                      // what the sink holds
     std::map<std::string, std::chrono::steady_clock::time_point> handing_off_;  // since when
     std::map<std::string, std::string> refused_;               // config -> why the agent refused it
     std::vector<std::string> view_members_;
     uint64_t view_ = 0;
     std::map<std::string, double> shares_;
-    std::map<std::string, size_t> owned_count_;
+    std::map<std::string, size_t> owned_count_;   // configs per member
+    std::map<std::string, size_t> owned_targets_; // targets per member
     std::string degraded_;  // why, "" when healthy
     struct LastReshard {
         std::chrono::system_clock::time_point when{};
