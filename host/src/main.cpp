@@ -97,6 +97,24 @@ int main(int argc, char** argv) {
     auto* sink_show = sink->add_subcommand("show", "print what the sink holds, one JSON object per item");
     sink_show->add_flag("--load", sink_args.load, "print the per-item load the sink reports instead");
 
+    herd::cli::ShardingArgs sh;
+    auto* shard = app.add_subcommand("sharding", "A sharding pipeline's configs and ring from the command line");
+    shard->add_option("-c,--config", sh.config, "configuration file (TOML)")->required();
+    shard->add_option("--sharding", sh.name, "the [[sharding]] pipeline (default: the only one)");
+    shard->require_subcommand(1);
+    shard->fallthrough();
+    auto* sh_configs = shard->add_subcommand("configs", "list the configs' names");
+    auto* sh_get = shard->add_subcommand("get", "print a config");
+    sh_get->add_option("name", sh.key)->required();
+    auto* sh_put = shard->add_subcommand("put", "store a config from a YAML file (validated as the API does)");
+    sh_put->add_option("name", sh.key)->required();
+    sh_put->add_option("file", sh.file)->required();
+    auto* sh_del = shard->add_subcommand("del", "delete a config");
+    sh_del->add_option("name", sh.key)->required();
+    auto* sh_ring = shard->add_subcommand("ring", "the members, their share of the ring and configs owned");
+    auto* sh_owner = shard->add_subcommand("owner", "which member owns a config");
+    sh_owner->add_option("key", sh.key)->required();
+
     std::filesystem::path probe_file, probe_dir, probe_config_dir;
     std::string probe_kind, probe_factory, probe_instance;
     auto* probe_load = app.add_subcommand("__probe-load")->group("");
@@ -124,6 +142,12 @@ int main(int argc, char** argv) {
             for (auto* s : {kv_get, kv_put, kv_del, kv_list, kv_watch})
                 if (*s) kv_args.action = s->get_name();
             return herd::cli::kv(common, kv_args);
+        }
+        if (*shard) {
+            if (common.log_level.empty()) spdlog::set_level(spdlog::level::err);
+            for (auto* x : {sh_configs, sh_get, sh_put, sh_del, sh_ring, sh_owner})
+                if (*x) sh.action = x->get_name();
+            return herd::cli::sharding(common, sh);
         }
         if (*sink) {
             if (common.log_level.empty()) spdlog::set_level(spdlog::level::warn);

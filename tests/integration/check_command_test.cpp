@@ -126,9 +126,14 @@ affinity = [{ plugin = "affinity", name = "sourceip", trusted_proxies = ["10.0.0
 
 TEST_CASE("check says which pipeline kinds this release cannot run yet", "[check]") {
     test::TempDir dir;
-    auto r = check(dir, "[[sharding]]\nname = \"scrape\"\n");
+    auto r = check(dir, "[[dispatch]]\nname = \"checks\"\n");
     CHECK(r.code == 1);
-    CHECK_THAT(r.err, Contains("herd.toml:1:1: [[sharding]] \"scrape\": sharding pipelines are not part of this herd release yet"));
+    CHECK_THAT(r.err, Contains("herd.toml:1:1: [[dispatch]] \"checks\": dispatch pipelines are not part of this herd release yet"));
+    // A [[sharding]] is checked for what it needs.
+    auto s = check(dir, "[[sharding]]\nname = \"scrape\"\nheartbeat = \"10s\"\nheartbeat_timeout = \"15s\"\n");
+    CHECK(s.code == 1);
+    CHECK_THAT(s.err, Contains("herd.toml:1:1: [[sharding]] \"scrape\" needs sink = ") &&
+                          Contains("herd.toml:4:1: \"heartbeat_timeout\" must be at least twice \"heartbeat\""));
 }
 
 TEST_CASE("check on a file that does not exist", "[check]") {

@@ -190,7 +190,7 @@ TEST_CASE("sharding: the config API refuses bad input with the agent's envelope 
     CHECK_THAT(n.herd->get("/status").body, Contains("sharding <b>scrape</b>") && Contains("<svg"));
 }
 
-TEST_CASE("sharding: a joining member takes about 1/N, make-before-break; an edit moves nothing", "[sharding][prometheus]") {
+TEST_CASE("sharding: a joining member takes about 1/N, make-before-break, and an edit moves nothing", "[sharding][prometheus]") {
     Fleet fleet;
     for (const char* id : {"h1", "h2", "h3"}) fleet.add(id);
     for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
@@ -333,4 +333,35 @@ TEST_CASE("sharding discovered targets: 200 targets split exactly over three mem
     auto two = expected_for({"t1", "t2"});
     CHECK(test::eventually([&] { return targets_of(*fleet.nodes[0]) == two["t1"] && targets_of(*fleet.nodes[1]) == two["t2"]; }));
     CHECK(targets_of(*fleet.nodes[2]).empty());  // it emptied its agent on the way out
+}
+
+TEST_CASE("herd sharding: configs, get, put, del, ring and owner from the command line", "[sharding][cli]") {
+    Fleet fleet;
+    auto& n = fleet.add("cli1");
+    REQUIRE(n.herd->wait_ready());
+    REQUIRE(test::eventually([&] { return n.herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 1; }));
+    const std::string file = (n.herd->dir() / "herd.toml").string();
+    auto herd_sharding = [&](std::vector<std::string> rest) {
+        std::vector<std::string> a{test::herd_binary().string(), "sharding", "-c", file};
+        a.insert(a.end(), rest.begin(), rest.end());
+        return test::run(a);
+    };
+    test::write_file(fleet.shared / "c.yml", config_yaml("from-cli"));
+    auto put = herd_sharding({"put", "from-cli", (fleet.shared / "c.yml").string()});
+    INFO(put.err);
+    REQUIRE(put.code == 0);
+    CHECK(put.out == "created\n");
+    CHECK(herd_sharding({"configs"}).out == "from-cli\n");
+    CHECK(herd_sharding({"get", "from-cli"}).out == config_yaml("from-cli"));
+    CHECK(herd_sharding({"owner", "from-cli"}).out == "cli1\n");
+    CHECK_THAT(herd_sharding({"ring"}).out, Contains("cli1  active") && Contains("share 100.00%") && Contains("configs 1"));
+    // The running member applies what the CLI stored.
+    CHECK(test::eventually([&] { return jobs_in(n.output) == std::set<std::string>{"from-cli"}; }));
+    test::write_file(fleet.shared / "bad.yml", "scrape_configs: [{static_configs: []}]\n");
+    auto bad = herd_sharding({"put", "bad", (fleet.shared / "bad.yml").string()});
+    CHECK(bad.code == 1);
+    CHECK_THAT(bad.err, Contains("has no job_name"));
+    CHECK(herd_sharding({"del", "from-cli"}).code == 0);
+    CHECK(herd_sharding({"del", "from-cli"}).code == 1);
+    CHECK(test::eventually([&] { return jobs_in(n.output).empty(); }));
 }

@@ -42,7 +42,7 @@ TEST_CASE("owners are pinned, every member computes the same ring, and edits nev
     CHECK(std::string(*Ring({"only"}).owner_of("x")) == "only");
 }
 
-TEST_CASE("a join moves about 1/(N+1) of the keys, all to the newcomer; a leave moves only the leaver's",
+TEST_CASE("a join moves about 1/(N+1) of the keys, all to the newcomer, and a leave only the leaver's",
           "[sharding][ring]") {
     std::vector<std::string> members;
     for (int i = 0; i < 10; ++i) members.push_back("herd-" + std::to_string(i));

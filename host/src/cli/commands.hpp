@@ -31,6 +31,11 @@ struct SinkArgs {
     bool load = false;
 };
 int sink(const Common& c, const SinkArgs& args);
+struct ShardingArgs {
+    std::filesystem::path config, file;
+    std::string name, action, key;
+};
+int sharding(const Common& c, const ShardingArgs& args);
 int sd(const Common& c, const std::filesystem::path& config, const std::string& discovery, bool once,
        std::chrono::milliseconds timeout);
 
