@@ -2,6 +2,7 @@
 // sink_prometheus, sharing one kv_sqlite file; configs put through the Grafana Agent config API.
 #include "herd_fixture.hpp"
 #include "http_client.hpp"
+#include "consul_double.hpp"
 #include "etcd_server.hpp"
 #include "prometheus.hpp"
 #include "sharding/ring.hpp"
@@ -32,6 +33,7 @@ struct Fleet {
     std::string kv;  // the [[kv]] table's plugin keys; default: one kv_sqlite file for all
     std::string extra;  // more of each herd's file (e.g. a [[discovery]]), and more [[sharding]] keys after it
     std::string sharding_extra;
+    std::string heartbeat = "200ms", heartbeat_timeout = "1s";
 
     std::string kv_table() const {
         return "[[kv]]\nname = \"fleet\"\n" +
@@ -41,7 +43,7 @@ struct Fleet {
         return kv_table() + "\n[[sink]]\nname = \"prom\"\nplugin = \"sink_prometheus\"\nbase = \"" + n.base.string() +
                "\"\noutput = \"" + n.output.string() + "\"\nreload_url = \"http://" + n.prom->address() +
                "/-/reload\"\n\n[[sharding]]\nname = \"scrape\"\nsink = \"prom\"\nmember_id = \"" + n.id +
-               "\"\nheartbeat = \"200ms\"\nheartbeat_timeout = \"1s\"\nreshard_interval = \"5s\"\nhandoff_timeout = \"3s\"\n"
+               "\"\nheartbeat = \"" + heartbeat + "\"\nheartbeat_timeout = \"" + heartbeat_timeout + "\"\nreshard_interval = \"5s\"\nhandoff_timeout = \"3s\"\n"
                "max_config_size = \"64KiB\"\n" + sharding_extra + "\n" + extra;
     }
     Node& add(const std::string& id) {
@@ -364,4 +366,36 @@ TEST_CASE("herd sharding: configs, get, put, del, ring and owner from the comman
     CHECK(herd_sharding({"del", "from-cli"}).code == 0);
     CHECK(herd_sharding({"del", "from-cli"}).code == 1);
     CHECK(test::eventually([&] { return jobs_in(n.output).empty(); }));
+}
+
+TEST_CASE("sharding on Consul (the protocol double): membership by sessions, exact ownership, a dead member re-owned",
+          "[sharding][consul]") {
+    test::ConsulDouble consul;  // Consul's own rules: session TTL at least 10 s, ended 2 x TTL after the last renewal
+    Fleet fleet;
+    fleet.kv = "plugin = \"kv_consul\"\naddress = \"" + consul.address() + "\"\n";
+    fleet.heartbeat = "2s";
+    fleet.heartbeat_timeout = "10s";
+    for (const char* id : {"c1", "c2", "c3"}) fleet.add(id);
+    for (auto& n : fleet.nodes) {
+        INFO(n->herd->process().err());
+        REQUIRE(n->herd->wait_ready());
+    }
+    for (auto& n : fleet.nodes)
+        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
+    for (int i = 0; i < 30; ++i)
+        REQUIRE(api(fleet.nodes[static_cast<size_t>(i) % 3]->herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i),
+                    config_yaml("job-" + std::to_string(i)))
+                    .status == 201);
+    auto expected_for = [](const std::vector<std::string>& members) {
+        sharding::Ring ring(members, sharding::kDefaultTokens);
+        std::map<std::string, std::set<std::string>> out;
+        for (int i = 0; i < 30; ++i) out[std::string(*ring.owner_of("cfg-" + std::to_string(i)))].insert("job-" + std::to_string(i));
+        return out;
+    };
+    auto three = expected_for({"c1", "c2", "c3"});
+    for (auto& n : fleet.nodes) CHECK(test::eventually([&] { return jobs_in(n->output) == three[n->id]; }));
+    fleet.nodes[2]->herd->process().signal(SIGKILL);
+    auto two = expected_for({"c1", "c2"});
+    CHECK(test::eventually([&] { return jobs_in(fleet.nodes[0]->output) == two["c1"] && jobs_in(fleet.nodes[1]->output) == two["c2"]; },
+                           std::chrono::seconds(45)));
 }
