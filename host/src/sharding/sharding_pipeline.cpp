@@ -286,10 +286,14 @@ void ShardingPipeline::reshard(const std::string& why) {
     }
     for (const auto& [name, why_refused] : refused) desired.erase(name);
     // Tell the fleet which view this member has applied, and why its agent refused what it refused.
-    membership_->update([&](Member& me) {
-        me.applied_view = view;
-        if (leaving) me.state = "leaving";
-    });
+    // Only when it changed: every record write wakes every member (a write per reshard would make
+    // the fleet reshard each other forever).
+    if (auto mine = members.find(self_.id);
+        mine == members.end() || mine->second.applied_view != view || (leaving && mine->second.state != "leaving"))
+        membership_->update([&](Member& me) {
+            me.applied_view = view;
+            if (leaving) me.state = "leaving";
+        });
     try {
         for (const auto& [name, w] : refused) store_->set_error(name, w);
         std::map<std::string, std::string> previous;
