@@ -4,7 +4,8 @@
 Measures: the time until a SIGKILLed member's configs are owned elsewhere; the time until a
 joining member's share has converged (every config in exactly one member's sink); the store
 requests per member per second when idle (from etcd's own grpc_server_handled_total); RSS per
-herd. Each herd runs sink_files (one directory per member), heartbeat 1 s, heartbeat_timeout 3 s.
+herd. Each herd runs sink_files (one directory per member); heartbeat 1 s, heartbeat_timeout 3 s
+(HEARTBEAT, HEARTBEAT_TIMEOUT to change them).
 
     bench/sharding/fleet.py [herds (100)] [configs (1000)]
 """
@@ -15,6 +16,8 @@ build = os.environ.get("BUILD", os.path.join(root, "build", "default"))
 herd = os.path.join(build, "bin", "herd")
 n_herds = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 n_configs = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+heartbeat = os.environ.get("HEARTBEAT", "1s")
+heartbeat_timeout = os.environ.get("HEARTBEAT_TIMEOUT", "3s")
 
 
 def port():
@@ -82,8 +85,8 @@ dir = "{d}/out"
 name = "scrape"
 sink = "out"
 member_id = "herd-{i}"
-heartbeat = "1s"
-heartbeat_timeout = "3s"
+heartbeat = "{heartbeat}"
+heartbeat_timeout = "{heartbeat_timeout}"
 ''')
         procs[i] = subprocess.Popen([herd, "--no-isolation", "run", "-c", f"{d}/herd.toml"],
                                     stdout=subprocess.DEVNULL, stderr=open(f"{d}/herd.log", "w"))
@@ -98,12 +101,23 @@ heartbeat_timeout = "3s"
         m = re.search(r'herd_sharding_members\{pipeline="scrape"\} (\S+)', get(f"http://127.0.0.1:{admin[i]}/metrics"))
         return float(m.group(1)) if m else 0
 
-    assert wait(lambda: all(members_seen(i) == n_herds for i in (0, n_herds // 2, n_herds - 1)), 60)
-    for c in range(n_configs):
+    if not wait(lambda: all(members_seen(i) == n_herds for i in (0, n_herds // 2, n_herds - 1)), 60):
+        print("members seen:", [members_seen(i) for i in (0, n_herds // 2, n_herds - 1)])
+        print(open(f"{work}/h0/herd.log").read()[-3000:])
+        raise SystemExit(1)
+    print("all members see each other", flush=True)
+    t_put = time.time()
+    def put(c):
         body = f"scrape_configs:\n  - job_name: job-{c}\n    static_configs: [{{targets: ['127.0.0.1:1']}}]\n"
         req = urllib.request.Request(f"http://127.0.0.1:{admin[c % n_herds]}/agent/api/v1/config/cfg-{c}",
                                      data=body.encode(), method="PUT")
-        urllib.request.urlopen(req, timeout=10).read()
+        urllib.request.urlopen(req, timeout=60).read()
+
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:  # 8 clients at once, to different members
+        list(pool.map(put, range(n_configs)))
+
+    print(f"{n_configs} PUTs in {time.time() - t_put:.1f} s", flush=True)
 
     def placement(live):
         seen = {}
@@ -140,7 +154,7 @@ heartbeat_timeout = "3s"
     time.sleep(10)  # a measurement window, not a synchronisation
     h1, s1 = handled(), started_streams()
     print(f"idle: {(h1 - h0) / 10 / n_herds:.2f} finished store requests and {(s1 - s0) / 10 / n_herds:.2f} "
-          f"messages received per member per second (heartbeat 1 s)")
+          f"messages received per member per second (heartbeat {heartbeat})")
 
     rss = []
     for i in live:
@@ -167,7 +181,7 @@ heartbeat_timeout = "3s"
 
     assert wait(reowned, 60), "not re-owned"
     print(f"SIGKILL of herd-{victim} ({len(lost)} configs): all owned elsewhere after {time.time() - t:.2f} s "
-          f"(heartbeat_timeout 3 s)")
+          f"(heartbeat_timeout {heartbeat_timeout})")
     assert wait(lambda: converged(live), 60)
 
     # A join.

@@ -107,19 +107,46 @@ std::string ShardingPipeline::item_name(const std::string& config) const {
     return safe.substr(0, 200) + "-" + h;
 }
 
+void ShardingPipeline::watch_configs(int64_t rev) {
+    const std::string prefix = store_->configs_prefix();
+    config_watch_ = kv_->watch(
+        prefix, rev,
+        [this, prefix](const std::vector<kv::Event>& events) {
+            {
+                std::lock_guard lk(mu_);
+                for (const auto& ev : events) {
+                    const std::string name = ev.entry.key.substr(prefix.size());
+                    if (ev.type == HERD_KV_EVENT_DELETE) configs_.erase(name);
+                    else configs_[name] = ev.entry.value;
+                }
+            }
+            trigger("config change");
+        },
+        [this](int64_t) {
+            {
+                std::lock_guard lk(mu_);
+                configs_valid_ = false;  // history gone: the next reshard lists everything
+            }
+            trigger("config watch reset");
+        },
+        [this](herd_status, const std::string& why) {
+            std::lock_guard lk(mu_);
+            degraded_ = "watching configs: " + why;
+        });
+}
+
 std::string ShardingPipeline::start(pipeline::Pipeline*) {
     membership_ = std::make_unique<Membership>(*kv_, cfg_.prefix, self_, cfg_.heartbeat, cfg_.heartbeat_timeout);
     membership_->start([this] { trigger("member change"); });
     try {
         int64_t rev = 0;
-        store_->all(&rev);
-        config_watch_ = kv_->watch(
-            store_->configs_prefix(), rev, [this](const std::vector<kv::Event>&) { trigger("config change"); },
-            [this](int64_t) { trigger("config watch reset"); },
-            [this](herd_status, const std::string& why) {
-                std::lock_guard lk(mu_);
-                degraded_ = "watching configs: " + why;
-            });
+        auto all = store_->all(&rev);
+        {
+            std::lock_guard lk(mu_);
+            configs_ = std::move(all);
+            configs_valid_ = true;
+        }
+        watch_configs(rev);
     } catch (const std::exception& e) {
         // The store is down at start: the periodic relist watches for it coming back.
         std::lock_guard lk(mu_);
@@ -182,11 +209,22 @@ void ShardingPipeline::reshard(const std::string& why) {
     auto members = membership_->members();
     std::map<std::string, std::string> configs;
     std::string store_error;
-    try {
-        configs = store_->all();
-    } catch (const std::exception& e) {
-        store_error = e.what();
+    bool from_watch = false;
+    {
+        std::lock_guard lk(mu_);
+        from_watch = configs_valid_ && why != "relist" && why != "start";
+        if (from_watch) configs = configs_;
     }
+    if (!from_watch) try {
+            int64_t rev = 0;
+            configs = store_->all(&rev);
+            if (!config_watch_) watch_configs(rev);  // the store was down when the pipeline started
+            std::lock_guard lk(mu_);
+            configs_ = configs;
+            configs_valid_ = true;
+        } catch (const std::exception& e) {
+            store_error = e.what();
+        }
     bool leaving = false;
     {
         std::lock_guard lk(mu_);
@@ -214,7 +252,11 @@ void ShardingPipeline::reshard(const std::string& why) {
     for (const auto& [id, m] : members)
         if (m.state == "active" && !(leaving && id == self_.id)) live.push_back(id);
     const uint64_t view = view_of(live);
-    Ring ring(live, static_cast<uint32_t>(cfg_.tokens));
+    if (live != ring_members_ || ring_.size() == 0) {
+        ring_ = Ring(live, static_cast<uint32_t>(cfg_.tokens));
+        ring_members_ = live;
+    }
+    const Ring& ring = ring_;
 
     // Everything the ring places: the configs, and the targets of the named discovery instances.
     std::map<std::string, Unit> units;

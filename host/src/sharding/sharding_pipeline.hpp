@@ -51,6 +51,7 @@ private:
     void run();              // the reshard thread
     void reshard(const std::string& why);
     void trigger(const std::string& why);
+    void watch_configs(int64_t from_revision);  // keeps configs_ current, triggers reshards
     std::string item_name(const std::string& config) const;
     // The view id: which members the ring was computed from.
     static uint64_t view_of(const std::vector<std::string>& members);
@@ -64,6 +65,14 @@ private:
     std::unique_ptr<ConfigStore> store_;
     std::unique_ptr<Membership> membership_;
     std::unique_ptr<kv::KvClient::Watch> config_watch_;
+    // The configs as the watch keeps them (mu_): a config change costs no listing; a full relist
+    // every reshard_interval (and after a watch reset) makes sure nothing drifts.
+    std::map<std::string, std::string> configs_;
+    bool configs_valid_ = false;
+    // The ring of the last member list (reshard thread only): rebuilt only when the members change
+    // — 100 members x 4096 tokens is a 400 000-point sort, not to be paid per config change.
+    std::vector<std::string> ring_members_;
+    Ring ring_;
     Member self_;
 
     mutable std::mutex mu_;
