@@ -80,6 +80,7 @@ std::unique_ptr<ShardingPipeline> ShardingPipeline::create(const config::Pipelin
     p->self_.id = cfg.member_id.empty() ? persistent_member_id(ctx.config.host.data_dir / "sharding" / pc.name) : cfg.member_id;
     p->self_.advertise = cfg.advertise.empty() ? ctx.config.host.admin : cfg.advertise;
     p->discovery_ = &ctx.discovery;
+    p->drain_timeout_ = ctx.config.host.drain_timeout;
     // What the agent runs already (a restart): the pipeline starts from it, so nothing is dropped
     // before the first reshard decided.
     try {
@@ -398,7 +399,8 @@ void ShardingPipeline::stop() {
         leaving_ = true;
     }
     if (membership_) membership_->update([](Member& me) { me.state = "leaving"; });
-    const auto deadline = std::chrono::steady_clock::now() + cfg_.handoff_timeout;
+    // Bounded by handoff_timeout, and well within the host's drain_timeout (which ends the process).
+    const auto deadline = std::chrono::steady_clock::now() + std::min(cfg_.handoff_timeout, drain_timeout_ * 6 / 10);
     for (;;) {
         reshard("leave");
         std::lock_guard lk(mu_);
@@ -442,6 +444,15 @@ std::string ShardingPipeline::status_html() const {
                     admin::badge(!degraded_.empty() ? "degraded" : last_.when.time_since_epoch().count() ? "serving" : "starting") +
                     "</h3>";
     if (!degraded_.empty()) h += "<p class=\"err\">" + e(degraded_) + " — the agent keeps what it runs</p>";
+    if (membership_) {
+        const auto hb = membership_->last_heartbeat();
+        h += "<p>last heartbeat (lease keepalive) " +
+             (hb == std::chrono::steady_clock::time_point{} ? std::string("never")
+                                                            : admin::format_age(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                                  std::chrono::steady_clock::now() - hb)) + " ago") +
+             " · heartbeat every " + std::to_string(cfg_.heartbeat.count()) + " ms, lease " +
+             std::to_string(cfg_.heartbeat_timeout.count()) + " ms</p>";
+    }
     h += "<p>" + std::to_string(view_members_.size()) + " members · " + std::to_string(applied_.size()) +
          " configs applied here (" + std::to_string(handing_off_.size()) + " handing off, " +
          std::to_string(refused_.size()) + " refused) · last reshard " + admin::when(last_.when) + " (" + e(last_.why) +

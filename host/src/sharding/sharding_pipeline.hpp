@@ -74,6 +74,7 @@ private:
     std::vector<std::string> ring_members_;
     Ring ring_;
     Member self_;
+    std::chrono::milliseconds drain_timeout_{10000};  // [host]: leaving must end well within it
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
