@@ -46,6 +46,20 @@ struct Fleet {
                "\"\nheartbeat = \"" + heartbeat + "\"\nheartbeat_timeout = \"" + heartbeat_timeout + "\"\nreshard_interval = \"5s\"\nhandoff_timeout = \"3s\"\n"
                "max_config_size = \"64KiB\"\n" + sharding_extra + "\n" + extra;
     }
+    // Starts a member per id and waits until each serves and sees all of them.
+    void start(const std::vector<std::string>& ids) {
+        for (const auto& id : ids) add(id);
+        for (auto& n : nodes) {
+            INFO(n->herd->process().err());
+            REQUIRE(n->herd->wait_ready());
+        }
+        for (auto& n : nodes)
+            REQUIRE(test::eventually([&] {
+                return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == static_cast<double>(nodes.size());
+            }));
+    }
+    // Configs cfg-0 .. cfg-<count-1> (job-<i>), put through the members' APIs in turn.
+    void put_configs(int count);
     Node& add(const std::string& id) {
         auto n = std::make_unique<Node>();
         n->id = id;
@@ -81,15 +95,21 @@ test::HttpResponse api(uint16_t port, const std::string& method, const std::stri
     return test::HttpConnection(port).request(method, path, body, {{"Content-Type", "application/yaml"}});
 }
 
+void Fleet::put_configs(int count) {
+    for (int i = 0; i < count; ++i) {
+        auto r = api(nodes[static_cast<size_t>(i) % nodes.size()]->herd->port(), "PUT",
+                     "/agent/api/v1/config/cfg-" + std::to_string(i), config_yaml("job-" + std::to_string(i)));
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("sharding: three herds split 60 configs exactly, and a killed one's share moves without anyone",
           "[sharding][prometheus]") {
     Fleet fleet;
-    for (const char* id : {"h1", "h2", "h3"}) fleet.add(id);
-    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
-    for (auto& n : fleet.nodes)
-        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
+    fleet.start({"h1", "h2", "h3"});
 
     // 60 configs through the API of different members.
     for (int i = 0; i < 60; ++i) {
@@ -194,14 +214,8 @@ TEST_CASE("sharding: the config API refuses bad input with the agent's envelope 
 
 TEST_CASE("sharding: a joining member takes about 1/N, make-before-break, and an edit moves nothing", "[sharding][prometheus]") {
     Fleet fleet;
-    for (const char* id : {"h1", "h2", "h3"}) fleet.add(id);
-    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
-    for (auto& n : fleet.nodes)
-        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
-    for (int i = 0; i < 60; ++i)
-        REQUIRE(api(fleet.nodes[0]->herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i),
-                    config_yaml("job-" + std::to_string(i)))
-                    .status == 201);
+    fleet.start({"h1", "h2", "h3"});
+    fleet.put_configs(60);
     auto owners = [&](const std::vector<std::string>& members) {
         sharding::Ring ring(members, sharding::kDefaultTokens);
         std::map<std::string, std::string> out;  // job -> member
@@ -260,14 +274,8 @@ TEST_CASE("sharding on a real etcd: an exact split, and etcd down for 30 s loses
     test::EtcdServer etcd;
     Fleet fleet;
     fleet.kv = "plugin = \"kv_etcd\"\nendpoints = [\"" + etcd.url() + "\"]\ntimeout = \"1s\"\n";
-    for (const char* id : {"e1", "e2", "e3"}) fleet.add(id);
-    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
-    for (auto& n : fleet.nodes)
-        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
-    for (int i = 0; i < 30; ++i)
-        REQUIRE(api(fleet.nodes[static_cast<size_t>(i) % 3]->herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i),
-                    config_yaml("job-" + std::to_string(i)))
-                    .status == 201);
+    fleet.start({"e1", "e2", "e3"});
+    fleet.put_configs(30);
     sharding::Ring ring({"e1", "e2", "e3"}, sharding::kDefaultTokens);
     std::map<std::string, std::set<std::string>> expected;
     for (int i = 0; i < 30; ++i) expected[std::string(*ring.owner_of("cfg-" + std::to_string(i)))].insert("job-" + std::to_string(i));
@@ -375,17 +383,8 @@ TEST_CASE("sharding on Consul (the protocol double): membership by sessions, exa
     fleet.kv = "plugin = \"kv_consul\"\naddress = \"" + consul.address() + "\"\n";
     fleet.heartbeat = "2s";
     fleet.heartbeat_timeout = "10s";
-    for (const char* id : {"c1", "c2", "c3"}) fleet.add(id);
-    for (auto& n : fleet.nodes) {
-        INFO(n->herd->process().err());
-        REQUIRE(n->herd->wait_ready());
-    }
-    for (auto& n : fleet.nodes)
-        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
-    for (int i = 0; i < 30; ++i)
-        REQUIRE(api(fleet.nodes[static_cast<size_t>(i) % 3]->herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i),
-                    config_yaml("job-" + std::to_string(i)))
-                    .status == 201);
+    fleet.start({"c1", "c2", "c3"});
+    fleet.put_configs(30);
     auto expected_for = [](const std::vector<std::string>& members) {
         sharding::Ring ring(members, sharding::kDefaultTokens);
         std::map<std::string, std::set<std::string>> out;
@@ -403,14 +402,8 @@ TEST_CASE("sharding on Consul (the protocol double): membership by sessions, exa
 TEST_CASE("sharding: a killed member that comes back takes its share back, with no moment a job runs nowhere",
           "[sharding][prometheus]") {
     Fleet fleet;
-    for (const char* id : {"r1", "r2", "r3"}) fleet.add(id);
-    for (auto& n : fleet.nodes) REQUIRE(n->herd->wait_ready());
-    for (auto& n : fleet.nodes)
-        REQUIRE(test::eventually([&] { return n->herd->metric("herd_sharding_members{pipeline=\"scrape\"}") == 3; }));
-    for (int i = 0; i < 45; ++i)
-        REQUIRE(api(fleet.nodes[0]->herd->port(), "PUT", "/agent/api/v1/config/cfg-" + std::to_string(i),
-                    config_yaml("job-" + std::to_string(i)))
-                    .status == 201);
+    fleet.start({"r1", "r2", "r3"});
+    fleet.put_configs(45);
     auto owners = [](const std::vector<std::string>& members) {
         sharding::Ring ring(members, sharding::kDefaultTokens);
         std::map<std::string, std::string> out;
