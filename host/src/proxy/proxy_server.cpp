@@ -10,7 +10,6 @@
 #include <boost/intrusive/list.hpp>
 #include <spdlog/spdlog.h>
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -74,12 +73,17 @@ struct Deadline : DeadlineHook {
     void clear() { at = INT64_MAX; }
 };
 
-// Whether a client closed its connection: readable with end-of-stream (or an error). Pipelined
-// bytes mean it is still there.
-bool client_left(Socket& s) {
+// What a connection has to read right now, without consuming it (one recv, MSG_PEEK): nothing;
+// bytes; or its end (end-of-stream or an error). Used on clients whose request waits (did they
+// leave? pipelined bytes mean they are still there) and on idle pooled upstream connections
+// before reuse (bytes there would be read as the next client's answer).
+enum class Pending { nothing, bytes, closed };
+Pending peek(Socket& s) {
     char c;
     const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    if (n > 0) return Pending::bytes;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return Pending::nothing;
+    return Pending::closed;
 }
 
 // An idle keep-alive connection to a backend, with whatever it already sent past the last response.
@@ -153,7 +157,7 @@ struct Worker {
             if (selection && ctx->selection->version() != selection_version) selection.reset();
             const int64_t now = steady_now_ns();
             for (Deadline& d : deadlines) {
-                if (d.waiting_upstream && !d.client_gone && client_left(*d.socket)) {
+                if (d.waiting_upstream && !d.client_gone && peek(*d.socket) == Pending::closed) {
                     d.client_gone = true;
                     boost::system::error_code ec;
                     d.waiting_upstream->cancel(ec);
@@ -299,17 +303,6 @@ Failure read_failure(const boost::system::error_code& ec, const Deadline& d, uin
     return {FailureKind::reset, "reset"};
 }
 
-// An idle pooled connection must have nothing to read: data means the backend sent something
-// nobody asked for (it would reach the next client as its answer), end-of-stream means it closed.
-// One poll(2) per reuse.
-enum class IdleState { clean, closed, stray_bytes };
-IdleState idle_state(Socket& s) {
-    pollfd p{s.native_handle(), POLLIN | POLLRDHUP, 0};
-    if (::poll(&p, 1, 0) == 0) return IdleState::clean;
-    char c;
-    const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n > 0 ? IdleState::stray_bytes : IdleState::closed;
-}
 
 using ResponseParser = http::response_parser<http::buffer_body, PoolAllocator<char>>;
 
@@ -324,9 +317,9 @@ Task<Outcome> forward(Worker& w, Socket& client, Deadline& client_deadline, Back
 
     std::unique_ptr<Upstream> up;
     while (!fresh && (up = w.take(b))) {
-        const auto state = idle_state(up->socket);
-        if (state == IdleState::clean) break;
-        if (state == IdleState::stray_bytes) note_protocol_error(ctx, b, "bytes sent on an idle connection");
+        const auto state = peek(up->socket);
+        if (state == Pending::nothing) break;
+        if (state == Pending::bytes) note_protocol_error(ctx, b, "bytes sent on an idle connection");
         up.reset();
     }
     const bool reused = up != nullptr;
