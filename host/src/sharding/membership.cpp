@@ -112,14 +112,16 @@ void Membership::relist() {
 void Membership::run() {
     std::unique_lock lk(mu_);
     while (!stopping_) {
+        bool registered = registered_;  // read under mu_: update() and leave() run on other threads
+        const int64_t lease = lease_;
         lk.unlock();
         bool changed = false;
-        if (!registered_) {
-            changed = register_self();
+        if (!registered) {
+            registered = changed = register_self();
             if (changed) spdlog::info("sharding: member {} registered", self_.id);
         } else {
             try {
-                kv_.lease_keepalive(lease_);  // the heartbeat: one keepalive
+                kv_.lease_keepalive(lease);  // the heartbeat: one keepalive
                 std::lock_guard l2(mu_);
                 last_ok_ = std::chrono::steady_clock::now();
                 error_.clear();
@@ -128,7 +130,7 @@ void Membership::run() {
                 error_ = std::string("heartbeat: ") + e.what();
                 // Lost for good (expired while the store was away): register anew.
                 if (e.status() == HERD_ERR_NOT_FOUND || std::chrono::steady_clock::now() - last_ok_ > ttl_) {
-                    registered_ = false;
+                    registered_ = registered = false;
                     spdlog::warn("sharding: member {} lost its lease ({}); registering again", self_.id, e.what());
                 }
             }
@@ -138,7 +140,7 @@ void Membership::run() {
             std::lock_guard l2(mu_);
             list_now = listed_at_ == std::chrono::steady_clock::time_point{} || !watch_;
         }
-        if (list_now && registered_) {
+        if (list_now && registered) {
             try {
                 relist();
                 changed = true;
@@ -149,7 +151,7 @@ void Membership::run() {
         }
         if (changed) notify();
         lk.lock();
-        cv_.wait_for(lk, registered_ ? heartbeat_ : std::min(heartbeat_, std::chrono::milliseconds(500)),
+        cv_.wait_for(lk, registered ? heartbeat_ : std::min(heartbeat_, std::chrono::milliseconds(500)),
                      [&] { return stopping_; });
     }
 }

@@ -245,6 +245,7 @@ void ShardingPipeline::reshard(const std::string& why) {
             .with({pc_.name})
             .add(1);
         reshards.with({pc_.name, "degraded"}).add(1);
+        left_cv_.notify_all();  // a leaving member cannot hand over without the store
         return;
     }
     metrics_.gauge("herd_sharding_degraded", "", {"pipeline"}).with({pc_.name}).set(0);
@@ -324,6 +325,7 @@ void ShardingPipeline::reshard(const std::string& why) {
         reshards.with({pc_.name, "sink_error"}).add(1);
         std::lock_guard lk(mu_);
         degraded_ = "the sink: " + result.message;
+        left_cv_.notify_all();
         spdlog::warn("sharding {}: the sink did not take the share ({}); it keeps what it had", pc_.name, result.message);
         return;  // the sink kept (or restored) what it ran: applied_ stays as it was
     }
@@ -359,6 +361,7 @@ void ShardingPipeline::reshard(const std::string& why) {
             .add(static_cast<double>(handing_off_.size() > handing.size() ? handing_off_.size() - handing.size() : 0));
         applied_ = desired;
         handing_off_ = std::move(handing);
+        if (leaving) left_ = handing_off_.empty();  // its share is applied elsewhere: it may go
         refused_ = refused;
         view_members_ = live;
         view_ = view;
@@ -369,6 +372,7 @@ void ShardingPipeline::reshard(const std::string& why) {
         last_ = {std::chrono::system_clock::now(), why,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), added, removed};
     }
+    left_cv_.notify_all();
     reshards.with({pc_.name, "success"}).add(1);
     metrics_.gauge("herd_sharding_members", "Live members in the ring.", {"pipeline"}).with({pc_.name}).set(static_cast<double>(live.size()));
     size_t owned_targets = 0;
@@ -399,19 +403,14 @@ void ShardingPipeline::stop() {
         leaving_ = true;
     }
     if (membership_) membership_->update([](Member& me) { me.state = "leaving"; });
-    // Bounded by handoff_timeout, and well within the host's drain_timeout (which ends the process).
+    trigger("leave");
+    // The reshard thread does the leaving (never two reshards at once): it hands the share over
+    // and says when nothing is left to hand off. Bounded by handoff_timeout, and well within the
+    // host's drain_timeout (which ends the process).
     const auto deadline = std::chrono::steady_clock::now() + std::min(cfg_.handoff_timeout, drain_timeout_ * 6 / 10);
-    for (;;) {
-        reshard("leave");
-        std::lock_guard lk(mu_);
-        bool only_handoffs = true;
-        for (const auto& [name, y] : applied_) only_handoffs = only_handoffs && handing_off_.count(name);
-        if (handing_off_.empty() || std::chrono::steady_clock::now() > deadline || !degraded_.empty()) break;
-        (void)only_handoffs;
-        std::this_thread::sleep_for(std::min(cfg_.heartbeat, std::chrono::milliseconds(200)));  // bounded poll
-    }
     {
-        std::lock_guard lk(mu_);
+        std::unique_lock lk(mu_);
+        left_cv_.wait_until(lk, deadline, [&] { return left_ || !degraded_.empty(); });
         stopping_ = true;
     }
     cv_.notify_all();

@@ -77,8 +77,8 @@ private:
     std::chrono::milliseconds drain_timeout_{10000};  // [host]: leaving must end well within it
 
     mutable std::mutex mu_;
-    std::condition_variable cv_;
-    bool pending_ = false, stopping_ = false, leaving_ = false, started_ = false;
+    std::condition_variable cv_, left_cv_;  // reshard wanted; a leaving reshard finished
+    bool pending_ = false, stopping_ = false, leaving_ = false, left_ = false, started_ = false;
     std::string pending_why_;
     std::thread thread_;
 
