@@ -142,7 +142,7 @@ std::map<std::string, std::optional<std::string>> FileSet::carry_out(const Plan&
     return before;
 }
 
-void FileSet::undo(const Plan&, const std::map<std::string, std::optional<std::string>>& before,
+void FileSet::undo(const std::map<std::string, std::optional<std::string>>& before,
                    std::map<std::string, Owned> previous) {
     files::AtomicBatch batch;
     for (const auto& [file, content] : before) {

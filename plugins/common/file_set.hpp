@@ -47,7 +47,7 @@ public:
     // manifest says what is there. Returns the previous contents of what it changed, for undo.
     std::map<std::string, std::optional<std::string>> carry_out(const Plan& p);
     // Puts back what carry_out returned (after the agent refused the new files).
-    void undo(const Plan& p, const std::map<std::string, std::optional<std::string>>& before,
+    void undo(const std::map<std::string, std::optional<std::string>>& before,
               std::map<std::string, Owned> previous);
 
     std::vector<sdk::SinkItem> held() const;

@@ -65,7 +65,7 @@ private:
             agent::reload(reload_, http_);
         } catch (const sdk::Error& e) {
             // The agent did not take the new files: put the old ones back and let it read those.
-            files_->undo(plan, before, std::move(previous));
+            files_->undo(before, std::move(previous));
             std::string again;
             try {
                 agent::reload(reload_, http_);

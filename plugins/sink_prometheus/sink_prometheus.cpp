@@ -195,8 +195,7 @@ private:
     }
 
     // Which changed items make the file fail: each is tried alone beside the unchanged ones.
-    std::vector<std::pair<std::string, std::string>> culprits(const std::string& base_text,
-                                                              const std::vector<ScrapeItem>& parsed,
+    std::vector<std::pair<std::string, std::string>> culprits(                                                              const std::vector<ScrapeItem>& parsed,
                                                               const std::set<std::string>& changed,
                                                               const std::string& whole_error,
                                                               const std::function<std::string(const std::vector<ScrapeItem>&)>& try_set) {
@@ -214,7 +213,6 @@ private:
         }
         if (out.empty())  // no single item fails alone: the combination does
             for (const auto& name : changed) out.emplace_back(name, whole_error);
-        (void)base_text;
         return out;
     }
 
@@ -261,7 +259,7 @@ private:
         if (config_changes && !promtool_.empty()) {
             auto t1 = Clock::now();
             if (auto why = check(base_text, parsed); !why.empty()) {
-                auto blame = culprits(base_text, parsed, changed, why,
+                auto blame = culprits(parsed, changed, why,
                                       [&](const std::vector<ScrapeItem>& s) { return check(base_text, s); });
                 took("check", t1);
                 const std::string msg = "promtool refused the configuration: " + why + " (item \"" + blame[0].first + "\")";
@@ -274,6 +272,7 @@ private:
         ReloadState before;
         if (config_changes) before = agent_->state();
         auto t2 = Clock::now();
+        auto groups_previous = file_sd_->owned();  // the manifest to go back to if Prometheus refuses
         auto groups_before = file_sd_->carry_out(group_plan);
         if (config_changes) files::write_atomic(output_, rendered);
         took("write", t2);
@@ -283,13 +282,13 @@ private:
                 agent_->reload_and_confirm(before);
             } catch (const sdk::Error& e) {
                 restore(current, output_exists);
-                file_sd_->undo(group_plan, groups_before, file_sd_->owned());
+                file_sd_->undo(groups_before, std::move(groups_previous));
                 took("reload", t3);
                 if (e.status() != HERD_ERR_INVALID_ARGUMENT)
                     throw sdk::Error(e.status(), std::string(e.what()) + "; the previous configuration file is back");
                 // Refused by Prometheus itself: find which items by trying each (no promtool, or
                 // something promtool does not check).
-                auto blame = culprits(base_text, parsed, changed, e.what(), [&](const std::vector<ScrapeItem>& s) {
+                auto blame = culprits(parsed, changed, e.what(), [&](const std::vector<ScrapeItem>& s) {
                     return try_in_prometheus(base_text, s, current, output_exists);
                 });
                 const std::string msg = std::string(e.what()) + " (item \"" + blame[0].first +

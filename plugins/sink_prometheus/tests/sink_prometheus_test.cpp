@@ -120,6 +120,15 @@ TEST_CASE("sink_prometheus without promtool: Prometheus' own refusal is named, t
     CHECK(test::eventually([&] { return rig.jobs() == std::set<std::string>{"self", "a"}; }));
     REQUIRE(s.apply({job("a"), job("b")}).ok());  // and the rest goes through
     CHECK(test::eventually([&] { return rig.jobs() == std::set<std::string>{"self", "a", "b"}; }));
+
+    // Target groups that came with a refused file are rolled back too — files and the record of
+    // them — so the same groups applied again are written again.
+    const std::string g1 = R"([{"targets":["127.0.0.1:3"]}])", g2 = R"([{"targets":["127.0.0.1:4"]}])";
+    REQUIRE(s.apply({job("a"), job("b"), test::groups_item("pods", g1)}).ok());
+    CHECK_FALSE(s.apply({job("a"), job("broken", kBadRegex), test::groups_item("pods", g2)}).ok());
+    CHECK(test::read_file(rig.file_sd / "pods.json") == g1);
+    REQUIRE(s.apply({job("a"), job("b"), test::groups_item("pods", g2)}).ok());
+    CHECK(test::read_file(rig.file_sd / "pods.json") == g2);
 }
 
 TEST_CASE("sink_prometheus: Prometheus down is a clear error, and a later apply succeeds", "[sink][sink_prometheus][prometheus]") {
