@@ -6,6 +6,8 @@
 #include "cli/lookup.hpp"
 #include "sink/sink_client.hpp"
 
+#include <herd/sdk/sink_support.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -43,7 +45,7 @@ int sink(const Common& c, const SinkArgs& a) {
         std::ostringstream body;
         body << in.rdbuf();
         std::string name = path.stem().string();
-        if (auto why = sink::check_item_name(name); !why.empty()) {
+        if (auto why = sdk::check_item_name(name); !why.empty()) {
             std::cerr << path.string() << ": " << why << "\n";
             return 2;
         }

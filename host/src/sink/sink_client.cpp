@@ -2,7 +2,6 @@
 
 #include "plugins/host_services.hpp"
 
-#include <herd/sdk/sink_support.hpp>
 
 #include <cctype>
 #include <functional>
@@ -15,8 +14,6 @@ herd_str str(std::string_view s) { return {s.data(), s.size()}; }
 std::string text(herd_str s) { return s.data ? std::string(s.data, s.size) : std::string(); }
 constexpr herd_struct_header header(uint32_t size) { return {size, HERD_ABI_MAJOR, HERD_ABI_MINOR}; }
 }  // namespace
-
-std::string check_item_name(std::string_view name) { return sdk::check_item_name(name); }
 
 std::optional<std::string> media_type_for_file(std::string_view f) {
     auto ends = [&](std::string_view e) { return f.size() > e.size() && f.substr(f.size() - e.size()) == e; };

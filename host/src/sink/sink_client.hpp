@@ -25,10 +25,6 @@ struct ApplyResult {
     bool ok() const { return status == HERD_OK; }
 };
 
-// Item names: letters, digits, '.', '_', '-', and '/' between non-empty segments; no "." or ".."
-// segment (a file sink uses the name as a relative path). "" when valid, else why not.
-std::string check_item_name(std::string_view name);
-
 // What a file name says about an item: "x.yml"/".yaml" a scrape config, ".json" target groups.
 // nullopt for other endings.
 std::optional<std::string> media_type_for_file(std::string_view file_name);
