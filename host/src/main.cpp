@@ -115,6 +115,23 @@ int main(int argc, char** argv) {
     auto* sh_owner = shard->add_subcommand("owner", "which member owns a config");
     sh_owner->add_option("key", sh.key)->required();
 
+    herd::cli::DispatchArgs dp;
+    auto* disp = app.add_subcommand("dispatch", "A dispatch pipeline's checks and assignments from the command line");
+    disp->add_option("-c,--config", dp.config, "configuration file (TOML)")->required();
+    disp->add_option("--dispatch", dp.name, "the [[dispatch]] pipeline (default: the only one)");
+    disp->require_subcommand(1);
+    disp->fallthrough();
+    auto* dp_checks = disp->add_subcommand("checks", "list the checks put through the API (id, check_name)");
+    auto* dp_get = disp->add_subcommand("get", "print a check as JSON");
+    dp_get->add_option("id", dp.key)->required();
+    auto* dp_put = disp->add_subcommand("put", "store a check from a YAML or JSON file (validated as the API does)");
+    dp_put->add_option("id", dp.key)->required();
+    dp_put->add_option("file", dp.file)->required();
+    auto* dp_del = disp->add_subcommand("del", "delete a check");
+    dp_del->add_option("id", dp.key)->required();
+    auto* dp_assign = disp->add_subcommand("assignments", "where each check runs, as the store has it (check, node, term)");
+    auto* dp_leader = disp->add_subcommand("leader", "who leads, and since which term");
+
     std::filesystem::path probe_file, probe_dir, probe_config_dir;
     std::string probe_kind, probe_factory, probe_instance;
     auto* probe_load = app.add_subcommand("__probe-load")->group("");
@@ -148,6 +165,12 @@ int main(int argc, char** argv) {
             for (auto* x : {sh_configs, sh_get, sh_put, sh_del, sh_ring, sh_owner})
                 if (*x) sh.action = x->get_name();
             return herd::cli::sharding(common, sh);
+        }
+        if (*disp) {
+            if (common.log_level.empty()) spdlog::set_level(spdlog::level::err);
+            for (auto* x : {dp_checks, dp_get, dp_put, dp_del, dp_assign, dp_leader})
+                if (*x) dp.action = x->get_name();
+            return herd::cli::dispatch(common, dp);
         }
         if (*sink) {
             if (common.log_level.empty()) spdlog::set_level(spdlog::level::warn);

@@ -124,11 +124,38 @@ affinity = [{ plugin = "affinity", name = "sourceip", trusted_proxies = ["10.0.0
     CHECK_THAT(r.err, Contains("herd.toml:11:88: proxy \"query.affinity[0]\": trusted_proxies[1]: \"nope\" is not an address or CIDR range"));
 }
 
-TEST_CASE("check says which pipeline kinds this release cannot run yet", "[check]") {
+TEST_CASE("check validates dispatch and sharding tables", "[check]") {
     test::TempDir dir;
-    auto r = check(dir, "[[dispatch]]\nname = \"checks\"\n");
+    auto r = check(dir, R"([[discovery]]
+name = "svc"
+plugin = "sd_file"
+files = ["x.json"]
+
+[[dispatch]]
+name = "checks"
+role = ["node", "boss"]
+poll_interval = "10s"
+node_expiration = "15s"
+rebalance_min_improvement = "150%"
+checks = [{ discovery = "svc", check_name = "http_check", instances = [{ url = "http://%%host%%:%%port%%/", name = "%%hostname%%" }] }]
+)");
     CHECK(r.code == 1);
-    CHECK_THAT(r.err, Contains("herd.toml:1:1: [[dispatch]] \"checks\": dispatch pipelines are not part of this herd release yet"));
+    CHECK_THAT(r.err, Contains("herd.toml:8:8: \"role\": unknown role \"boss\""));
+    CHECK_THAT(r.err, Contains("herd.toml:6:1: [[dispatch]] \"checks\" has role \"node\" and needs sink = "));
+    CHECK_THAT(r.err, Contains("herd.toml:10:1: \"node_expiration\" must be at least twice \"poll_interval\""));
+    CHECK_THAT(r.err, Contains("herd.toml:11:29: \"rebalance_min_improvement\" must be a fraction"));
+    // With the table's structure right, the template's variables are checked.
+    auto t = check(dir, R"([[discovery]]
+name = "svc"
+plugin = "sd_file"
+files = ["x.json"]
+
+[[dispatch]]
+name = "checks"
+checks = [{ discovery = "svc", check_name = "http_check", instances = [{ url = "http://%%host%%:%%port%%/", name = "%%hostname%%" }] }]
+)");
+    CHECK(t.code == 1);
+    CHECK_THAT(t.err, Contains("dispatch \"checks\": checks[0].instances: unknown template variable %%hostname%% (known: %%host%%, %%port%%)"));
     // A [[sharding]] is checked for what it needs.
     auto s = check(dir, "[[sharding]]\nname = \"scrape\"\nheartbeat = \"10s\"\nheartbeat_timeout = \"15s\"\n");
     CHECK(s.code == 1);

@@ -27,8 +27,9 @@ const http_rules::RequestLimits kLimits{100};
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket s, const Handler& h, std::set<std::shared_ptr<Session>>& live, const bool& stopping)
-        : stream_(std::move(s)), handler_(h), live_(live), stopping_(stopping) {}
+    Session(tcp::socket s, const Handler& h, asio::thread_pool& pool, std::set<std::shared_ptr<Session>>& live,
+            const bool& stopping)
+        : stream_(std::move(s)), handler_(h), pool_(pool), live_(live), stopping_(stopping) {}
 
     void start() {
         live_.insert(shared_from_this());
@@ -98,14 +99,30 @@ private:
         r.path = r.target.substr(0, q);
         r.query = q == std::string::npos ? "" : r.target.substr(q + 1);
         r.body = std::move(req.body());
-        Response out;
-        try {
-            out = handler_(r);
-        } catch (const std::exception& e) {
-            spdlog::error("admin {} {}: {}", r.method, r.target, e.what());
-            out = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n", {}};
+        for (const auto& f : req) {
+            std::string name(f.name_string());
+            for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            r.headers.emplace_back(std::move(name), std::string(f.value()));
         }
-        send(std::move(out), req.keep_alive(), req.method() == http::verb::head);
+        beast::error_code ec2;
+        auto remote = stream_.socket().remote_endpoint(ec2);
+        if (!ec2) r.peer = remote.address().to_string();
+        const bool keep_alive = req.keep_alive(), head = req.method() == http::verb::head;
+        // The handler runs on the pool; the answer is written back on the I/O thread. The work
+        // guard keeps the I/O thread (and so stop()) waiting for it.
+        asio::post(pool_, [self = shared_from_this(), r = std::move(r), keep_alive, head,
+                           work = asio::make_work_guard(stream_.get_executor())]() mutable {
+            Response out;
+            try {
+                out = self->handler_(r);
+            } catch (const std::exception& e) {
+                spdlog::error("admin {} {}: {}", r.method, r.target, e.what());
+                out = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n", {}};
+            }
+            asio::post(work.get_executor(), [self, out = std::move(out), keep_alive, head]() mutable {
+                self->send(std::move(out), keep_alive, head);
+            });
+        });
     }
 
     void reply_error(int status, const std::string& why) {
@@ -144,6 +161,7 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     const Handler& handler_;
+    asio::thread_pool& pool_;
     std::set<std::shared_ptr<Session>>& live_;
     const bool& stopping_;
     bool busy_ = false;
@@ -154,6 +172,7 @@ private:
 struct HttpServer::Impl {
     Handler handler;
     asio::io_context io{1};
+    asio::thread_pool pool{4};  // handlers
     tcp::acceptor acceptor{io};
     std::set<std::shared_ptr<Session>> live;
     bool stopping = false;
@@ -170,7 +189,7 @@ struct HttpServer::Impl {
             if (!ec) {
                 beast::error_code ignored;
                 s.set_option(tcp::no_delay(true), ignored);
-                std::make_shared<Session>(std::move(s), handler, live, stopping)->start();
+                std::make_shared<Session>(std::move(s), handler, pool, live, stopping)->start();
                 return accept();
             }
             uint64_t held = 0;
@@ -226,7 +245,8 @@ void HttpServer::stop() {
         auto live = impl_->live;  // close_if_idle may erase from the set
         for (auto& s : live) s->close_if_idle();
     });
-    impl_->thread.join();
+    impl_->thread.join();  // every handler has answered (each held a work guard)
+    impl_->pool.join();
 }
 
 uint16_t HttpServer::port() const { return impl_->port; }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,20 @@ struct Request {
     std::string path;
     std::string query;
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // names in lower case, in order
+    std::string peer;  // the client's address
+
+    // The first value of a header (name in lower case), "" when absent.
+    std::string header(std::string_view lower_name) const {
+        for (const auto& [k, v] : headers)
+            if (k == lower_name) return v;
+        return {};
+    }
+    bool has_header(std::string_view lower_name) const {
+        for (const auto& [k, v] : headers)
+            if (k == lower_name) return true;
+        return false;
+    }
 };
 
 struct Response {
@@ -26,6 +41,9 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// Handlers run on a small pool of their own threads, never on the I/O thread: one that waits
+// (a KV call, a request forwarded to another herd) holds up only itself, not /metrics or /-/ready.
+// They must therefore be thread-safe.
 using Handler = std::function<Response(const Request&)>;
 
 class HttpServer {

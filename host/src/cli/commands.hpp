@@ -36,6 +36,11 @@ struct ShardingArgs {
     std::string name, action, key;
 };
 int sharding(const Common& c, const ShardingArgs& args);
+struct DispatchArgs {
+    std::filesystem::path config, file;
+    std::string name, action, key;
+};
+int dispatch(const Common& c, const DispatchArgs& args);
 int sd(const Common& c, const std::filesystem::path& config, const std::string& discovery, bool once,
        std::chrono::milliseconds timeout);
 

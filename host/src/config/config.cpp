@@ -407,6 +407,160 @@ private:
         p.sharding = std::move(c);
     }
 
+    // [[dispatch]]: an elected leader hands checks to node agents (the Datadog cluster-check API).
+    void dispatch(const toml::table& t, PipelineConfig& p, const std::filesystem::path& base_dir) {
+        DispatchConfig c;
+        c.prefix = "herd/dispatch/" + p.name + "/";
+        for (auto&& [key, v] : t) {
+            const std::string k(key.str());
+            if (k == "name") continue;
+            if (k == "sink") {
+                read(v, k, c.sink);
+            } else if (k == "kv") {
+                read(v, k, c.kv);
+            } else if (k == "prefix") {
+                if (read(v, k, c.prefix) && (c.prefix.empty() || c.prefix.back() != '/'))
+                    error(pos_of(v.source()), "\"prefix\" must end with '/', e.g. \"herd/dispatch/checks/\"");
+            } else if (k == "role") {
+                std::vector<std::string> roles;
+                if (v.is_string()) {
+                    roles.push_back(v.as_string()->get());
+                } else if (auto* a = v.as_array()) {
+                    for (size_t i = 0; i < a->size(); ++i) {
+                        std::string r;
+                        if (read(*a->get(i), k + "[" + std::to_string(i) + "]", r)) roles.push_back(r);
+                    }
+                } else {
+                    error(pos_of(v.source()), "\"role\" must be \"leader\", \"node\" or [\"leader\", \"node\"]");
+                    continue;
+                }
+                c.leader = c.node = false;
+                for (const auto& r : roles) {
+                    if (r == "leader") c.leader = true;
+                    else if (r == "node") c.node = true;
+                    else error(pos_of(v.source()), "\"role\": unknown role \"" + r + "\" (\"leader\" or \"node\")");
+                }
+                if (roles.empty()) error(pos_of(v.source()), "\"role\" names no role (\"leader\", \"node\" or both)");
+            } else if (k == "node_id") {
+                if (read(v, k, c.node_id) && !valid_instance_name(c.node_id))
+                    error(pos_of(v.source()), "\"node_id\": letters, digits, '_', '-', '.'");
+            } else if (k == "advertise") {
+                if (read(v, k, c.advertise)) try {
+                        util::split_host_port(c.advertise);
+                    } catch (const std::exception& e) {
+                        error(pos_of(v.source()), std::string("\"advertise\": ") + e.what());
+                    }
+            } else if (k == "servers") {
+                if (!expect(v, toml::node_type::array, k, "an array of \"host:port\" strings")) continue;
+                auto& a = *v.as_array();
+                for (size_t i = 0; i < a.size(); ++i) {
+                    std::string s;
+                    if (!read(*a.get(i), k + "[" + std::to_string(i) + "]", s)) continue;
+                    try {
+                        util::split_host_port(s);
+                        c.servers.push_back(s);
+                    } catch (const std::exception& e) {
+                        error(pos_of(a.get(i)->source()), "\"" + k + "[" + std::to_string(i) + "]\": " + e.what());
+                    }
+                }
+            } else if (k == "token") {
+                read(v, k, c.token);
+            } else if (k == "token_file") {
+                std::string f;
+                if (!read(v, k, f)) continue;
+                std::filesystem::path path(f);
+                if (path.is_relative()) path = base_dir / path;
+                std::ifstream in(path);
+                if (!in || !std::getline(in, c.token) || c.token.empty())
+                    error(pos_of(v.source()), "\"token_file\": cannot read a token from " + path.string());
+                while (!c.token.empty() && std::isspace(static_cast<unsigned char>(c.token.back()))) c.token.pop_back();
+            } else if (k == "node_expiration") {
+                read(v, k, c.node_expiration);
+            } else if (k == "poll_interval") {
+                read(v, k, c.poll_interval);
+            } else if (k == "rebalance_period") {
+                read(v, k, c.rebalance_period);
+            } else if (k == "lease") {
+                read(v, k, c.lease);
+            } else if (k == "rebalance_min_improvement") {
+                double d = -1;
+                if (auto* f = v.as_floating_point()) d = f->get();
+                else if (auto* i = v.as_integer()) d = static_cast<double>(i->get());
+                else if (auto* s = v.as_string()) {
+                    const std::string& str = s->get();
+                    try {
+                        size_t used = 0;
+                        d = std::stod(str, &used);
+                        if (str.substr(used) == "%") d /= 100;
+                        else if (used != str.size()) d = -1;
+                    } catch (...) {
+                        d = -1;
+                    }
+                }
+                if (d < 0 || d > 1)
+                    error(pos_of(v.source()), "\"rebalance_min_improvement\" must be a fraction (0.1) or a percentage (\"10%\") "
+                                              "between 0 and 100 %");
+                else
+                    c.rebalance_min_improvement = d;
+            } else if (k == "checks") {
+                if (!expect(v, toml::node_type::array, k, "an array of tables { discovery = \"...\", check_name = ..., instances = [...] }"))
+                    continue;
+                auto& a = *v.as_array();
+                for (size_t i = 0; i < a.size(); ++i) {
+                    const std::string ik = k + "[" + std::to_string(i) + "]";
+                    if (!expect(*a.get(i), toml::node_type::table, ik, "a table { discovery = \"...\", ... }")) continue;
+                    DispatchCheckTemplate ct;
+                    const auto& tt = *a.get(i)->as_table();
+                    for (auto&& [tk, tv] : tt) {
+                        const std::string n(tk.str());
+                        const std::string path = ik + "." + n;
+                        if (n == "discovery") {
+                            if (read(tv, path, ct.discovery)) p.discovery_refs.emplace_back(path, ct.discovery);
+                        } else if (n == "annotations") {
+                            read(tv, path, ct.annotations);
+                        } else if (n == "check_name") {
+                            read(tv, path, ct.check_name);
+                        } else if (n == "init_config") {
+                            if (expect(tv, toml::node_type::table, path, "a table")) ct.init_config = to_json(tv);
+                        } else if (n == "instances") {
+                            if (expect(tv, toml::node_type::array, path, "an array of tables")) ct.instances = to_json(tv);
+                        } else {
+                            error(pos_of(tk.source()), "unknown key \"" + n + "\" in " + ik +
+                                                           " (discovery, check_name, init_config, instances, annotations)");
+                        }
+                    }
+                    if (ct.discovery.empty()) error(pos_of(tt.source()), ik + " needs discovery = \"<a [[discovery]] name>\"");
+                    if (!ct.annotations && (ct.check_name.empty() || ct.instances.empty()))
+                        error(pos_of(tt.source()), ik + " needs check_name and instances (or annotations = true)");
+                    if (ct.annotations && (!ct.check_name.empty() || !ct.instances.empty()))
+                        error(pos_of(tt.source()), ik + ": annotations = true takes the checks from the Services' annotations; "
+                                                        "drop check_name and instances");
+                    c.checks.push_back(std::move(ct));
+                }
+            } else if (k == "sink_format") {
+                if (read(v, k, c.sink_format) && c.sink_format != "conf.d" && c.sink_format != "scrape_config")
+                    error(pos_of(v.source()), "\"sink_format\" is \"conf.d\" (check files) or \"scrape_config\" (Prometheus jobs)");
+            } else if (k == "max_check_size") {
+                read_size(v, k, c.max_check_size);
+            } else if (k == "datadog_paths") {
+                read(v, k, c.datadog_paths);
+            } else {
+                error(pos_of(key.source()),
+                      "unknown key \"" + k + "\" in [[dispatch]] (see docs/configuration.md for the dispatch keys)");
+            }
+        }
+        if (c.node && c.sink.empty())
+            error(p.where, "[[dispatch]] \"" + p.name + "\" has role \"node\" and needs sink = \"<a [[sink]] name>\"");
+        if (!c.node && !c.sink.empty())
+            error(p.position_of("sink"), "[[dispatch]] \"" + p.name + "\": sink is for role \"node\" (this one is only \"leader\")");
+        if (c.node_expiration < 2 * c.poll_interval)
+            error(p.position_of("node_expiration"), "\"node_expiration\" must be at least twice \"poll_interval\" "
+                                                    "(a node must be able to miss one poll)");
+        if (c.node && !c.leader && c.servers.empty())
+            error(p.where, "[[dispatch]] \"" + p.name + "\" is only a node and needs servers = [\"host:port\", ...] to poll");
+        p.dispatch = std::move(c);
+    }
+
     // retry_on = ["connect", "reset", "timeout", "502", "503", "504"]; [] never retries.
     void retry_on(const toml::node& v, const std::string& k, RetryOn& out) {
         if (!expect(v, toml::node_type::array, k, "an array such as [\"connect\", \"reset\", \"502\", \"504\"]")) return;
@@ -478,6 +632,7 @@ private:
                                                       std::to_string(other.where.line) + ")");
             if (section == "proxy") proxy(t, p);
             if (section == "sharding") sharding(t, p);
+            if (section == "dispatch") dispatch(t, p, cfg.base_dir);
             // Sharding and dispatch end in a sink; its reference is checked here for every kind.
             if (section != "proxy")
                 if (auto* sink = t.get("sink")) {

@@ -112,6 +112,37 @@ struct ShardingConfig {
     uint64_t max_config_size = 1 << 20;
 };
 
+// A [[dispatch]]'s check template: one check per target of a [[discovery]] (docs/configuration.md).
+struct DispatchCheckTemplate {
+    std::string discovery;
+    bool annotations = false;          // the Services' ad.datadoghq.com/service.* annotations
+    std::string check_name;
+    nlohmann::json init_config = nlohmann::json::object();
+    nlohmann::json instances = nlohmann::json::array();
+};
+
+// A [[dispatch]]'s own settings (docs/configuration.md).
+struct DispatchConfig {
+    std::string kv;                 // a [[kv]] name; "" = the only one, else the embedded store
+    std::string prefix;             // default "herd/dispatch/<name>/"
+    bool leader = true;             // role includes "leader": a candidate that serves the API
+    bool node = false;              // role includes "node": polls, runs checks through its sink
+    std::string node_id;            // default: the host name
+    std::string advertise;          // default [host] admin
+    std::vector<std::string> servers;  // for nodes: members to poll (host:port); default: this herd
+    std::string token;              // Bearer token ("" = none); token_file is read into it
+    std::chrono::milliseconds node_expiration{30000};
+    std::chrono::milliseconds poll_interval{10000};
+    std::chrono::milliseconds rebalance_period{600000};
+    double rebalance_min_improvement = 0.10;
+    std::chrono::milliseconds lease{15000};  // the leader's lease (election TTL)
+    std::vector<DispatchCheckTemplate> checks;
+    std::string sink;               // a [[sink]] name (for nodes)
+    std::string sink_format = "conf.d";  // "conf.d" (check files) or "scrape_config" (Prometheus jobs)
+    uint64_t max_check_size = 256 << 10;
+    bool datadog_paths = true;      // also answer the bare /api/v1/clusterchecks/... paths
+};
+
 // A [[proxy]] / [[sharding]] / [[dispatch]] table.
 struct PipelineConfig {
     std::string kind;  // "proxy", ...
@@ -123,6 +154,7 @@ struct PipelineConfig {
     std::vector<PluginRef> plugin_refs;
     std::optional<ProxyConfig> proxy;  // for kind "proxy"
     std::optional<ShardingConfig> sharding;  // for kind "sharding"
+    std::optional<DispatchConfig> dispatch;  // for kind "dispatch"
     Position position_of(std::string_view key_path) const;
     // An inline table inside this one ("strategy", "affinity[1]"), kept alive with the document.
     std::shared_ptr<const toml::table> subtable(std::string_view key_path) const;

@@ -4,6 +4,12 @@
 
 namespace herd::kv {
 
+namespace {
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
 Election::Election(KvClient& kv, std::string key, std::string id, std::chrono::milliseconds ttl)
     : kv_(kv), key_(std::move(key)), id_(std::move(id)), ttl_(ttl) {}
 
@@ -11,12 +17,77 @@ Election::~Election() { resign(); }
 
 void Election::start(std::function<void(bool)> on_change) {
     on_change_ = std::move(on_change);
+    try {
+        watch_ = kv_.watch(
+            key_, 0, [this](const std::vector<Event>& events) { on_key_events(events); },
+            [this](int64_t) {
+                std::lock_guard lk(mu_);
+                poked_ = true;  // history lost: look at the key again
+                cv_.notify_all();
+            },
+            [this](herd_status, const std::string& why) { spdlog::warn("election {}: watch: {}", key_, why); });
+    } catch (const KvError& e) {
+        // Without a watch the looks every ttl/4 still work; only the reaction is slower.
+        spdlog::warn("election {}: cannot watch the key ({}); relying on looks every {} ms", key_, e.what(),
+                     (ttl_ / 4).count());
+    }
     thread_ = std::thread([this] { run(); });
+}
+
+bool Election::leading() const {
+    if (!leader_ || lost_) return false;
+    const auto since_renewal = std::chrono::nanoseconds(now_ns() - last_renewal_ns_.load());
+    return since_renewal < ttl_ * 8 / 10;
+}
+
+std::chrono::system_clock::time_point Election::since() const {
+    std::lock_guard lk(mu_);
+    return since_;
+}
+
+void Election::on_key_events(const std::vector<Event>& events) {
+    bool changed = false;
+    for (const auto& ev : events) {
+        if (ev.entry.key != key_) continue;  // a prefix watch: "leader" also matches "leader2"
+        changed = true;
+        // An event from before this candidate's own win (delivered late) says nothing about it.
+        const bool after_win = ev.entry.mod_revision == 0 || ev.entry.mod_revision > term_;
+        if (ev.type == HERD_KV_EVENT_DELETE) {
+            remember(std::nullopt);
+            if (after_win) lost_ = true;
+        } else {
+            remember(ev.entry);
+            if (ev.entry.value != id_ && after_win) lost_ = true;
+        }
+    }
+    if (!changed) return;
+    std::lock_guard lk(mu_);
+    poked_ = true;
+    cv_.notify_all();
+}
+
+void Election::remember(std::optional<Entry> e) {
+    std::lock_guard lk(mu_);
+    if (e) {
+        known_ = e->value;
+        known_term_ = e->create_revision;
+    } else {
+        known_.reset();
+        known_term_ = 0;
+    }
+}
+
+std::optional<std::string> Election::known_leader(int64_t* term) const {
+    std::lock_guard lk(mu_);
+    if (term) *term = known_term_;
+    return known_;
 }
 
 bool Election::wait(std::chrono::milliseconds d) {
     std::unique_lock lk(mu_);
-    return !cv_.wait_for(lk, d, [this] { return stopping_; });
+    cv_.wait_for(lk, d, [this] { return stopping_ || poked_; });
+    poked_ = false;
+    return !stopping_;
 }
 
 void Election::set_leader(bool v) {
@@ -25,6 +96,7 @@ void Election::set_leader(bool v) {
 
 std::optional<std::string> Election::current_leader() {
     auto e = kv_.get(key_);
+    remember(e);
     if (!e) return std::nullopt;
     return e->value;
 }
@@ -39,14 +111,24 @@ void Election::run() {
             // Campaign: only a write to an absent key can win.
             lease = kv_.lease_grant(ttl_);
             const auto granted = clock::now();
-            kv_.put(key_, id_, HERD_KV_EXPECT_ABSENT, lease);
+            lost_ = false;
+            const int64_t rev = kv_.put(key_, id_, HERD_KV_EXPECT_ABSENT, lease);
+            term_ = rev;
+            last_renewal_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(granted.time_since_epoch()).count();
+            remember(Entry{key_, id_, rev, rev, lease});
+            {
+                std::lock_guard lk(mu_);
+                since_ = std::chrono::system_clock::now();
+            }
             set_leader(true);
-            spdlog::info("election {}: {} leads", key_, id_);
+            spdlog::info("election {}: {} leads (term {})", key_, id_, rev);
             auto last_renewal = granted;
             while (wait(period)) {
+                if (lost_) break;  // the watch saw the key deleted or taken
                 try {
                     kv_.lease_keepalive(lease);
                     last_renewal = clock::now();
+                    last_renewal_ns_ = now_ns();
                 } catch (const KvError& e) {
                     if (e.status() == HERD_ERR_NOT_FOUND) break;  // the lease is gone: so is the key
                     spdlog::warn("election {}: renewal failed: {}", key_, e.what());
@@ -58,7 +140,7 @@ void Election::run() {
                 std::lock_guard lk(mu_);
                 stopping = stopping_;
             }
-            if (!stopping) spdlog::warn("election {}: {} lost the lead (could not renew)", key_, id_);
+            if (!stopping) spdlog::warn("election {}: {} lost the lead (term {})", key_, id_, term_.load());
             try {
                 kv_.lease_revoke(lease);  // the key goes with it: the next leader need not wait for the TTL
             } catch (const KvError&) {
@@ -74,13 +156,14 @@ void Election::run() {
             }
             if (e.status() != HERD_ERR_CONFLICT) spdlog::warn("election {}: {}", key_, e.what());
         }
-        // Follow: look again until the key is gone, then campaign.
-        while (wait(period)) {
+        // Follow: until the key is gone (the watch pokes at once; the look is the fallback).
+        while (true) {
             try {
-                if (!kv_.get(key_)) break;
+                if (!current_leader()) break;
             } catch (const KvError& e) {
                 spdlog::warn("election {}: {}", key_, e.what());
             }
+            if (!wait(period)) break;
         }
         std::lock_guard lk(mu_);
         if (stopping_) return;
@@ -95,6 +178,7 @@ void Election::resign() {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();  // a leader revokes its lease (and so the key) on the way out
+    watch_.reset();
 }
 
 }  // namespace herd::kv

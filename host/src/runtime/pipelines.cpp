@@ -1,12 +1,13 @@
 #include "runtime/pipelines.hpp"
 
+#include "dispatch/dispatch_pipeline.hpp"
 #include "proxy/proxy_pipeline.hpp"
 #include "sharding/sharding_pipeline.hpp"
 
 namespace herd::runtime {
 
 const pipeline::Factory* pipeline_factory(const std::string& kind) {
-    static const std::vector<pipeline::Factory> table = {proxy::factory(), sharding::factory()};
+    static const std::vector<pipeline::Factory> table = {proxy::factory(), sharding::factory(), dispatch::factory()};
     for (const auto& f : table)
         if (f.kind == kind) return &f;
     return nullptr;
@@ -25,11 +26,8 @@ config::Diagnostics check_pipelines(const config::Config& cfg, const plugins::Pl
             if (!why.empty())
                 out.push_back({cfg.file, p.position_of(ref.key + ".plugin"), p.kind + " \"" + p.name + "\": " + ref.key + ": " + why});
         }
-        // Until their runtimes land, say so where the user wrote the table.
         if (!pipeline_factory(p.kind))
-            out.push_back({cfg.file, p.where,
-                           "[[" + p.kind + "]] \"" + p.name + "\": " + p.kind +
-                               " pipelines are not part of this herd release yet (proxy and sharding pipelines are)"});
+            out.push_back({cfg.file, p.where, "[[" + p.kind + "]] \"" + p.name + "\": no pipeline kind \"" + p.kind + "\""});
     }
     return out;
 }

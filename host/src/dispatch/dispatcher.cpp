@@ -1,0 +1,277 @@
+#include "dispatch/dispatcher.hpp"
+
+#include <herd/sdk/sink_support.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace herd::dispatch {
+
+namespace {
+
+double spread(const std::map<std::string, double>& loads) {
+    if (loads.empty()) return 0;
+    double sum = 0;
+    for (const auto& [n, l] : loads) sum += l;
+    const double mean = sum / static_cast<double>(loads.size());
+    double var = 0;
+    for (const auto& [n, l] : loads) var += (l - mean) * (l - mean);
+    return var / static_cast<double>(loads.size());
+}
+
+}  // namespace
+
+void Dispatcher::set(const std::string& id, std::optional<Assignment> a) {
+    auto it = assign_.find(id);
+    if (it != assign_.end()) {
+        runs_[it->second.node].erase(id);
+        touch(it->second.node);
+        if (!it->second.from.empty()) {
+            runs_[it->second.from].erase(id);
+            touch(it->second.from);
+        }
+    }
+    if (a) {
+        runs_[a->node].insert(id);
+        touch(a->node);
+        if (!a->from.empty()) {
+            runs_[a->from].insert(id);
+            touch(a->from);
+        }
+        if (it != assign_.end() && it->second == *a) return;
+        assign_[id] = *a;
+    } else {
+        if (it == assign_.end()) return;
+        assign_.erase(it);
+    }
+    changes_[id] = std::move(a);
+}
+
+void Dispatcher::set_checks(std::map<std::string, Check> checks) {
+    for (auto it = assign_.begin(); it != assign_.end();) {
+        const std::string id = (it++)->first;  // set() erases
+        if (!checks.count(id)) set(id, std::nullopt);
+    }
+    for (const auto& [id, c] : checks) {
+        auto old = checks_.find(id);
+        auto a = assign_.find(id);
+        if (old == checks_.end() || a == assign_.end() || old->second.digest() == c.digest()) continue;
+        touch(a->second.node);  // its content changed: its nodes must fetch again
+        if (!a->second.from.empty()) touch(a->second.from);
+    }
+    checks_ = std::move(checks);
+}
+
+void Dispatcher::upsert_check(const Check& c) {
+    if (auto a = assign_.find(c.id); a != assign_.end()) {
+        touch(a->second.node);  // its content changed: its node must fetch again
+        if (!a->second.from.empty()) touch(a->second.from);
+    }
+    checks_[c.id] = c;
+}
+
+void Dispatcher::remove_check(const std::string& id) {
+    set(id, std::nullopt);
+    checks_.erase(id);
+}
+
+void Dispatcher::load_assignments(std::map<std::string, Assignment> a, Clock::time_point now) {
+    for (auto& [id, as] : a) {
+        if (as.node.empty()) continue;
+        for (const auto* n : {&as.node, &as.from})
+            if (!n->empty() && !nodes_.count(*n)) {
+                NodeInfo info;
+                info.name = *n;
+                info.heartbeat = now;  // alive until it misses node_expiration with this leader
+                nodes_[*n] = info;
+            }
+        runs_[as.node].insert(id);
+        if (!as.from.empty()) runs_[as.from].insert(id);
+        assign_[id] = as;
+    }
+    versions_.clear();
+}
+
+bool Dispatcher::status(const std::string& node, int64_t last_change, const std::map<std::string, double>* weights,
+                        Clock::time_point now, const std::string& address, const std::string& node_type) {
+    auto [it, fresh] = nodes_.try_emplace(node);
+    NodeInfo& n = it->second;
+    if (fresh) {
+        n.name = node;
+        joined_ = true;
+    }
+    n.heartbeat = now;
+    n.reported = true;
+    if (!address.empty()) n.address = address;
+    if (!node_type.empty()) n.node_type = node_type;
+    if (weights) n.weights = *weights;
+    if (last_change == -1) return true;  // a heartbeat only: says nothing about its configs
+    n.reported_version = last_change;
+    const bool up_to_date = last_change == version_of(node);
+    if (up_to_date) {
+        // It runs what its version includes: checks moving to it may now leave their old node.
+        std::vector<std::string> confirmed;
+        for (const auto& id : runs_[node]) {
+            auto a = assign_.find(id);
+            if (a != assign_.end() && a->second.node == node && !a->second.from.empty()) confirmed.push_back(id);
+        }
+        for (const auto& id : confirmed) set(id, Assignment{node, ""});
+    }
+    return up_to_date;
+}
+
+std::vector<const Check*> Dispatcher::configs_of(const std::string& node) const {
+    std::vector<const Check*> out;
+    auto r = runs_.find(node);
+    if (r == runs_.end()) return out;
+    for (const auto& id : r->second)
+        if (auto c = checks_.find(id); c != checks_.end()) out.push_back(&c->second);
+    return out;
+}
+
+int64_t Dispatcher::version_of(const std::string& node) const {
+    if (auto v = versions_.find(node); v != versions_.end()) return v->second;
+    std::string all;
+    for (const auto* c : configs_of(node)) all += c->id + ':' + c->digest() + '\n';
+    // Never -1 (heartbeat only) and never negative; 0 is "runs nothing", what a new node reports.
+    const int64_t v = all.empty() ? 0 : static_cast<int64_t>(sdk::fingerprint(all) >> 1) | 1;
+    versions_[node] = v;
+    return v;
+}
+
+std::map<std::string, double> Dispatcher::loads() const {
+    std::map<std::string, double> out;
+    for (const auto& [name, n] : nodes_) out[name] = 0;
+    for (const auto& [id, a] : assign_)
+        if (out.count(a.node)) out[a.node] += weight_of(id);
+    return out;
+}
+
+double Dispatcher::weight_of(const std::string& check) const {
+    auto a = assign_.find(check);
+    if (a != assign_.end())
+        if (auto n = nodes_.find(a->second.node); n != nodes_.end())
+            if (auto w = n->second.weights.find(check); w != n->second.weights.end()) return w->second;
+    // Not reported: the mean of what is.
+    double sum = 0;
+    size_t count = 0;
+    for (const auto& [name, n] : nodes_)
+        for (const auto& [id, w] : n.weights) {
+            sum += w;
+            ++count;
+        }
+    return count ? std::max(sum / static_cast<double>(count), 1e-9) : 1.0;
+}
+
+double Dispatcher::load_of(const std::string& node) const {
+    auto l = loads();
+    auto it = l.find(node);
+    return it == l.end() ? 0 : it->second;
+}
+
+size_t Dispatcher::count_of(const std::string& node) const {
+    size_t n = 0;
+    for (const auto& [id, a] : assign_) n += a.node == node;
+    return n;
+}
+
+std::string Dispatcher::least_loaded(const std::map<std::string, double>& loads) const {
+    std::string best;
+    double best_load = 0;
+    for (const auto& [name, l] : loads)
+        if (best.empty() || l < best_load) {
+            best = name;
+            best_load = l;
+        }
+    return best;
+}
+
+std::vector<std::string> Dispatcher::tick(Clock::time_point now) {
+    std::vector<std::string> expired;
+    for (const auto& [name, n] : nodes_)
+        if (now - n.heartbeat > expiration_) expired.push_back(name);
+    for (const auto& dead : expired) {
+        nodes_.erase(dead);
+        std::vector<std::pair<std::string, std::optional<Assignment>>> redo;
+        for (const auto& id : runs_[dead]) {
+            const auto& a = assign_.at(id);
+            if (a.node == dead && !a.from.empty()) redo.emplace_back(id, Assignment{a.from, ""});  // back where it runs
+            else if (a.node == dead) redo.emplace_back(id, std::nullopt);                          // dangling
+            else redo.emplace_back(id, Assignment{a.node, ""});  // it was moving away: the new node has it
+        }
+        for (auto& [id, a] : redo) set(id, a);
+        runs_.erase(dead);
+        versions_.erase(dead);
+    }
+    // Dangling: every check without a node, placed on the least loaded, one weight at a time.
+    auto d = dangling();
+    if (!d.empty() && !nodes_.empty()) {
+        auto l = loads();
+        const double unknown = weight_of("");
+        for (const auto& id : d) {
+            const std::string to = least_loaded(l);
+            set(id, Assignment{to, ""});
+            l[to] += unknown;
+        }
+    }
+    return expired;
+}
+
+std::vector<std::string> Dispatcher::dangling() const {
+    std::vector<std::string> out;
+    for (const auto& [id, c] : checks_)
+        if (!assign_.count(id)) out.push_back(id);
+    return out;
+}
+
+RebalanceResult Dispatcher::rebalance(double min_improvement, bool apply) {
+    RebalanceResult r;
+    auto l = loads();
+    r.spread_before = r.spread_after = spread(l);
+    if (l.size() < 2) {
+        r.why = "fewer than two nodes";
+        return r;
+    }
+    // Candidates per node, heaviest first; checks already moving stay where they are.
+    std::map<std::string, std::vector<std::pair<double, std::string>>> on;
+    for (const auto& [id, a] : assign_)
+        if (a.from.empty() && l.count(a.node)) on[a.node].emplace_back(weight_of(id), id);
+    for (auto& [n, v] : on) std::sort(v.begin(), v.end(), std::greater<>());
+    while (true) {
+        auto hi = std::max_element(l.begin(), l.end(), [](auto& a, auto& b) { return a.second < b.second; });
+        auto lo = std::min_element(l.begin(), l.end(), [](auto& a, auto& b) { return a.second < b.second; });
+        const double gap = hi->second - lo->second;
+        auto& cands = on[hi->first];
+        // The heaviest check lighter than the gap narrows it the most (|gap - 2w| < gap ⇔ w < gap).
+        auto pick = std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.first < gap - 1e-9; });
+        if (pick == cands.end()) break;
+        r.moves.push_back({pick->second, hi->first, lo->first, pick->first, hi->second, lo->second});
+        hi->second -= pick->first;
+        lo->second += pick->first;
+        on[lo->first].emplace_back(*pick);
+        cands.erase(pick);
+    }
+    r.spread_after = spread(l);
+    const double gain = r.spread_before > 0 ? (r.spread_before - r.spread_after) / r.spread_before : 0;
+    if (r.moves.empty()) {
+        r.why = "balanced: no move narrows the gap";
+    } else if (gain < min_improvement) {
+        r.why = "the plan improves the spread by " + std::to_string(static_cast<int>(gain * 100)) + " %, under " +
+                std::to_string(static_cast<int>(min_improvement * 100)) + " %";
+    } else if (apply) {
+        for (const auto& m : r.moves) set(m.check, Assignment{m.to, m.from});
+        r.applied = true;
+    }
+    return r;
+}
+
+bool Dispatcher::move(const std::string& check, const std::string& to) {
+    auto a = assign_.find(check);
+    if (a == assign_.end() || !nodes_.count(to) || !a->second.from.empty() || a->second.node == to) return false;
+    set(check, Assignment{to, a->second.node});
+    return true;
+}
+
+std::map<std::string, std::optional<Assignment>> Dispatcher::take_changes() { return std::exchange(changes_, {}); }
+
+}  // namespace herd::dispatch
