@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -146,12 +147,26 @@ private:
         }
         http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
             self->busy_ = false;
-            if (ec || !res->keep_alive()) {
+            if (ec) return self->finish();
+            if (!res->keep_alive()) {
                 beast::error_code ignored;
                 self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                return self->finish();
+                return self->linger();
             }
             self->read();
+        });
+    }
+
+    // Closing right after an early answer (413, 400) would reset a connection the client is still
+    // sending on, and it would never read the answer: read and discard for a bounded while first,
+    // as nginx's lingering close does.
+    void linger() {
+        stream_.expires_after(std::chrono::seconds(5));
+        auto scratch = std::make_shared<std::array<char, 16384>>();
+        stream_.async_read_some(asio::buffer(*scratch), [self = shared_from_this(), scratch](beast::error_code ec, size_t n) {
+            self->drained_ += n;
+            if (ec || self->drained_ > (64u << 20)) return self->finish();
+            self->linger();
         });
     }
 
@@ -165,6 +180,7 @@ private:
     std::set<std::shared_ptr<Session>>& live_;
     const bool& stopping_;
     bool busy_ = false;
+    size_t drained_ = 0;
 };
 
 }  // namespace

@@ -48,23 +48,28 @@ std::unique_ptr<DispatchPipeline> DispatchPipeline::create(const config::Pipelin
     }
     std::unique_ptr<DispatchPipeline> p(new DispatchPipeline(pc, ctx.metrics));
     const auto& cfg = *pc.dispatch;
-    std::optional<config::InstanceConfig> kv_cfg;
-    if (!cfg.kv.empty()) {
-        if (const auto* k = ctx.config.find(HERD_KIND_KV, cfg.kv)) kv_cfg = *k;
-        else {
-            *error = {ctx.config.file, pc.position_of("kv"), "dispatch \"" + pc.name + "\": no [[kv]] named \"" + cfg.kv + "\""};
-            return nullptr;
+    // Only leader candidates use the store: a node needs nothing but its servers and its sink.
+    if (cfg.leader) {
+        std::optional<config::InstanceConfig> kv_cfg;
+        if (!cfg.kv.empty()) {
+            if (const auto* k = ctx.config.find(HERD_KIND_KV, cfg.kv)) kv_cfg = *k;
+            else {
+                *error = {ctx.config.file, pc.position_of("kv"), "dispatch \"" + pc.name + "\": no [[kv]] named \"" + cfg.kv + "\""};
+                return nullptr;
+            }
+        } else {
+            std::string why;
+            kv_cfg = ctx.config.default_kv(&why);
+            if (!kv_cfg) {
+                *error = {ctx.config.file, pc.where, "dispatch \"" + pc.name + "\": " + why + " with kv = \"...\""};
+                return nullptr;
+            }
         }
-    } else {
-        std::string why;
-        kv_cfg = ctx.config.default_kv(&why);
-        if (!kv_cfg) {
-            *error = {ctx.config.file, pc.where, "dispatch \"" + pc.name + "\": " + why + " with kv = \"...\""};
-            return nullptr;
-        }
+        p->kv_instance_ = ctx.builder.build(*kv_cfg, error);
+        if (!p->kv_instance_) return nullptr;
+        p->kv_ = std::make_unique<kv::KvClient>(*p->kv_instance_);
+        p->store_ = std::make_unique<DispatchStore>(*p->kv_, cfg.prefix, cfg.max_check_size);
     }
-    p->kv_instance_ = ctx.builder.build(*kv_cfg, error);
-    if (!p->kv_instance_) return nullptr;
     if (cfg.node) {
         const auto* sink_cfg = ctx.config.find(HERD_KIND_SINK, cfg.sink);
         if (!sink_cfg) {
@@ -75,8 +80,6 @@ std::unique_ptr<DispatchPipeline> DispatchPipeline::create(const config::Pipelin
         if (!p->sink_instance_) return nullptr;
         p->sink_ = std::make_unique<sink::SinkClient>(*p->sink_instance_);
     }
-    p->kv_ = std::make_unique<kv::KvClient>(*p->kv_instance_);
-    p->store_ = std::make_unique<DispatchStore>(*p->kv_, cfg.prefix, cfg.max_check_size);
     p->node_id_ = cfg.node_id.empty() ? hostname() : cfg.node_id;
     p->advertise_ = cfg.advertise.empty() ? ctx.config.host.admin : cfg.advertise;
     p->identity_ = nlohmann::ordered_json{{"id", p->node_id_}, {"advertise", p->advertise_}}.dump();
@@ -115,6 +118,9 @@ std::string DispatchPipeline::start(pipeline::Pipeline*) {
         o.token = cfg_.token;
         o.sink_format = cfg_.sink_format;
         o.poll_interval = cfg_.poll_interval;
+        // Datadog's node client waits up to 10 s; a quarter of node_expiration leaves room to try
+        // two more servers before the leader gives up on this node.
+        o.timeout = std::clamp(cfg_.node_expiration / 4, std::chrono::milliseconds(200), std::chrono::milliseconds(10000));
         node_ = std::make_unique<NodeAgent>(std::move(o), *sink_, metrics_);
         node_->start();
     }
@@ -259,8 +265,8 @@ void DispatchPipeline::take_over() {
         fenced_ = false;
         note("leads, term " + std::to_string(term) + " (" + std::to_string(records.size()) + " assignments taken over)");
     }
-    watch_checks(checks_rev + 1);
-    watch_assignments(assign_rev + 1);
+    watch_checks(checks_rev);  // events after what was listed
+    watch_assignments(assign_rev);
     refresh_discovery_checks();
     {
         std::lock_guard lk(mu_);
@@ -332,7 +338,7 @@ void DispatchPipeline::tick() {
     if (relist) try {
             int64_t rev = 0;
             auto checks = store_->checks(&rev);
-            watch_checks(rev + 1);
+            watch_checks(rev);
             std::lock_guard lk(mu_);
             api_checks_ = std::move(checks);
             api_checks_valid_ = true;
@@ -394,6 +400,27 @@ void DispatchPipeline::flush() {
         term = term_;
     }
     auto& errors = metrics_.counter("herd_dispatch_store_errors_total", "Assignment writes the store refused or failed.", {"pipeline"});
+    if (changes.empty()) return;
+    // One read before a batch of writes: the election key must still be this leader's, of this
+    // term. With leading() (lease-bounded) and the term in every record, a deposed leader's
+    // write would need to slip between this read and the write — and would then be put right by
+    // the current leader, which ignores older terms.
+    try {
+        auto key = kv_->get(store_->leader_key());
+        if (!key || key->value != identity_ || key->create_revision != term) {
+            fenced_ = true;
+            trigger();
+            std::lock_guard lk(mu_);
+            for (const auto& [id, a] : changes) rewrite_.insert(id);
+            return;
+        }
+    } catch (const std::exception& e) {
+        errors.with({pc_.name}).add(1);
+        std::lock_guard lk(mu_);
+        store_error_ = std::string("reading the election key: ") + e.what();
+        for (const auto& [id, a] : changes) rewrite_.insert(id);
+        return;
+    }
     for (auto it = changes.begin(); it != changes.end(); ++it) {
         const auto& [id, a] = *it;
         if (!election_->leading() || fenced_) {

@@ -95,6 +95,7 @@ bool NodeAgent::post_status(const std::string& server, std::string* error, bool*
     req.method = "POST";
     req.host_port = server;
     req.target = o_.path + "status/" + o_.node_id;
+    req.timeout = o_.timeout;
     req.body = body.dump();
     req.content_type = "application/json";
     if (!o_.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + o_.token);
@@ -146,6 +147,7 @@ void NodeAgent::poll() {
     http_client::Request req;
     req.host_port = server;
     req.target = o_.path + "configs/" + o_.node_id;
+    req.timeout = o_.timeout;
     if (!o_.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + o_.token);
     auto res = http_client::call(req);
     if (res.status != 200)

@@ -30,6 +30,9 @@ struct NodeOptions {
     std::string token;
     std::string sink_format = "conf.d";
     std::chrono::milliseconds poll_interval{10000};
+    // Per request. Well under node_expiration: a server that accepts but never answers (a paused
+    // herd) must not hold a node past its expiry while other servers could take its status.
+    std::chrono::milliseconds timeout{7500};
 };
 
 struct NodeState {

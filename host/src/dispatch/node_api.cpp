@@ -102,8 +102,9 @@ admin::Response DispatchPipeline::forward(const admin::Request& req) {
     auto leader = value ? parse_leader(*value) : std::nullopt;
     if (!leader || leader->first == node_id_) {
         fwd.with({pc_.name, "no_leader"}).add(1);
-        return text(503, !leader ? "no leader: the election key " + store_->leader_key() + " is empty (a candidate is campaigning)"
-                                 : "no leader: this herd's leadership has ended and no successor is known yet");
+        return text(503, !value    ? "no leader: the election key " + store_->leader_key() + " is empty (a candidate is campaigning)"
+                         : !leader ? "no leader: the election key " + store_->leader_key() + " holds no herd's address (" + *value + ")"
+                                   : "no leader: this herd's leadership has ended and no successor is known yet");
     }
     http_client::Request out;
     out.method = req.method;
@@ -111,7 +112,8 @@ admin::Response DispatchPipeline::forward(const admin::Request& req) {
     out.target = req.target;
     out.body = req.body;
     out.content_type = req.header("content-type");
-    out.timeout = std::chrono::milliseconds(3000);  // Datadog's node client waits 3 s for headers
+    // Datadog's node client waits 3 s for headers; a node must still have time for another server.
+    out.timeout = std::clamp(cfg_.node_expiration / 6, std::chrono::milliseconds(100), std::chrono::milliseconds(3000));
     for (const char* h : {"authorization", "x-real-ip"})
         if (req.has_header(h)) out.headers.emplace_back(h, req.header(h));
     out.headers.emplace_back("X-DCA-Follower-Forwarded", "true");

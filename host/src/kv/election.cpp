@@ -125,6 +125,9 @@ void Election::run() {
             auto last_renewal = granted;
             while (wait(period)) {
                 if (lost_) break;  // the watch saw the key deleted or taken
+                // Paused (SIGSTOP, a stall) past the bound: the lease may have expired and another
+                // candidate may lead, even if a renewal would still go through. Step down first.
+                if (clock::now() - last_renewal >= step_down_after) break;
                 try {
                     kv_.lease_keepalive(lease);
                     last_renewal = clock::now();
