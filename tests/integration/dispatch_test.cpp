@@ -1,6 +1,7 @@
 // The dispatch pipeline end to end: three leader candidates and four node herds (each with its
 // own conf.d directory behind sink_files), on one kv_sqlite file and on a real etcd; and the
 // Datadog node API as a datadog-agent speaks it.
+#include "consul_double.hpp"
 #include "etcd_server.hpp"
 #include "herd_fixture.hpp"
 #include "http_client.hpp"
@@ -352,4 +353,92 @@ TEST_CASE("dispatch: followers forward once, 508 on a forwarded call, 503 withou
         auto r = s.request("GET", "/api/v1/clusterchecks", "", kAuth);
         return r.status == 503 && r.body.find("no leader") != std::string::npos;
     }));
+}
+
+TEST_CASE("dispatch on Consul (the protocol double): sessions as leases, a killed leader replaced, nothing moved",
+          "[dispatch][multiprocess][consul]") {
+    test::ConsulDouble consul;  // Consul's rules: session TTL at least 10 s, ended 2 x TTL after the last renewal
+    Cluster c;
+    c.kv = "plugin = \"kv_consul\"\naddress = \"" + consul.address() + "\"\n";
+    c.timing = "lease = \"10s\"\nnode_expiration = \"3s\"\npoll_interval = \"250ms\"\nrebalance_period = \"1h\"\n";
+    c.add_leader("C1");
+    c.add_leader("C2");
+    for (auto& l : c.leaders) REQUIRE(l->herd->wait_ready());
+    Member* leader = c.wait_leader();
+    REQUIRE(leader);
+    c.add_node("N1");
+    c.add_node("N2");
+    REQUIRE(test::eventually([&] {
+        auto s = c.state(*leader);
+        return s.is_object() && s["nodes"].size() == 2;
+    }));
+    for (int i = 0; i < 10; ++i)
+        REQUIRE(test::HttpConnection(leader->herd->port())
+                    .request("PUT", "/api/v1/dispatch/checks/checks/db-" + std::to_string(i), check_body(i), kAuth)
+                    .status == 201);
+    REQUIRE(test::eventually([&] { return c.balanced(10); }));
+    auto before = c.state(*leader)["assignments"];
+    ::kill(leader->herd->process().pid(), SIGKILL);
+    Member* next = c.wait_leader(leader);
+    if (!next) next = c.wait_leader(leader);  // the session ends 2 x TTL after the last renewal: up to 20 s
+    REQUIRE(next);
+    CHECK(test::eventually([&] {
+        auto s = c.state(*next);
+        return s.is_object() && s["assignments"] == before;
+    }));
+    CHECK(c.balanced(10));
+}
+
+TEST_CASE("dispatch: a write of an older term is put right by the leader", "[dispatch]") {
+    Cluster c;
+    auto& l = c.add_leader("L1");
+    REQUIRE(l.herd->wait_ready());
+    REQUIRE(c.wait_leader());
+    auto& n = c.add_node("N1");
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(test::HttpConnection(l.herd->port())
+                    .request("PUT", "/api/v1/dispatch/checks/checks/db-" + std::to_string(i), check_body(i), kAuth)
+                    .status == 201);
+    REQUIRE(test::eventually([&] { return checks_in(n.confd).size() == 3; }));
+    const auto file = (l.herd->dir() / "herd.toml").string();
+    // What a deposed leader's late write looks like: an older term (0: older than any), another node.
+    REQUIRE(test::run({test::herd_binary().string(), "kv", "-c", file, "put", "herd/dispatch/checks/assign/db-0",
+                       R"({"node":"N9","term":0})"})
+                .code == 0);
+    CHECK(test::eventually([&] {
+        auto r = test::run({test::herd_binary().string(), "kv", "-c", file, "get", "herd/dispatch/checks/assign/db-0"});
+        return r.out.find("\"node\":\"N1\"") != std::string::npos;
+    }));
+    CHECK(l.herd->metric("herd_dispatch_fenced_writes_total{pipeline=\"checks\"}") == 1.0);
+    CHECK(checks_in(n.confd).size() == 3);  // the node never saw it
+    auto a = test::run({test::herd_binary().string(), "dispatch", "-c", file, "assignments"});
+    CHECK_THAT(a.out, Contains("db-0  N1  term "));
+}
+
+TEST_CASE("dispatch: checks from discovered targets, by template and by Datadog annotations", "[dispatch]") {
+    Cluster c;
+    const auto targets = c.shared / "targets.json";
+    const std::string ann = "__meta_kubernetes_service_annotation_ad_datadoghq_com_service_";
+    test::write_file(targets, R"([{"targets": ["10.0.0.1:8080", "10.0.0.2:8080"], "labels": {"team": "web"}},
+ {"targets": ["redis.prod.svc:6379"], "labels": {"__meta_kubernetes_namespace": "prod", "__meta_kubernetes_service_name": "redis",
+   ")" + ann + R"(check_names": "[\"redisdb\"]", ")" + ann + R"(init_configs": "[{}]",
+   ")" + ann + R"(instances": "[{\"host\": \"%%host%%\", \"port\": \"%%port%%\"}]"}}])");
+    auto& l = c.add_leader("L1", "checks = [{ discovery = \"web\", check_name = \"http_check\", instances = [{ url = \"http://%%host%%:%%port%%/health\" }] },\n"
+                                 "          { discovery = \"web\", annotations = true }]\n\n"
+                                 "[[discovery]]\nname = \"web\"\nplugin = \"sd_file\"\nfiles = [\"" + targets.string() + "\"]\n");
+    REQUIRE(l.herd->wait_ready());
+    REQUIRE(c.wait_leader());
+    auto& n = c.add_node("N1");
+    // 3 targets through the template, 1 annotated Service.
+    REQUIRE(test::eventually([&] { return checks_in(n.confd).size() == 4; }));
+    std::string all;
+    for (auto it = fs::recursive_directory_iterator(n.confd); it != fs::recursive_directory_iterator(); ++it)
+        if (it->path().extension() == ".yaml") all += test::read_file(it->path());
+    CHECK_THAT(all, Contains("url: \"http://10.0.0.1:8080/health\"") && Contains("url: \"http://10.0.0.2:8080/health\"") &&
+                        Contains("url: \"http://redis.prod.svc:6379/health\"") && Contains("host: \"redis.prod.svc\"") &&
+                        Contains("port: \"6379\""));
+    CHECK(fs::exists(n.confd / "redisdb.d"));
+    // A target leaves: its check leaves the node.
+    test::write_file(targets, R"([{"targets": ["10.0.0.1:8080"], "labels": {"team": "web"}}])");
+    CHECK(test::eventually([&] { return checks_in(n.confd).size() == 1; }));
 }
