@@ -29,6 +29,7 @@ void Dispatcher::set(const std::string& id, std::optional<Assignment> a) {
         if (!it->second.from.empty()) {
             runs_[it->second.from].erase(id);
             touch(it->second.from);
+            --incoming_[it->second.node];
         }
     }
     if (a) {
@@ -37,6 +38,7 @@ void Dispatcher::set(const std::string& id, std::optional<Assignment> a) {
         if (!a->from.empty()) {
             runs_[a->from].insert(id);
             touch(a->from);
+            ++incoming_[a->node];
         }
         if (it != assign_.end() && it->second == *a) return;
         assign_[id] = *a;
@@ -51,6 +53,10 @@ void Dispatcher::set_checks(std::map<std::string, Check> checks) {
     for (auto it = assign_.begin(); it != assign_.end();) {
         const std::string id = (it++)->first;  // set() erases
         if (!checks.count(id)) set(id, std::nullopt);
+    }
+    for (auto it = last_weight_.begin(); it != last_weight_.end();) {
+        const std::string id = (it++)->first;
+        if (!checks.count(id)) forget_weight(id);
     }
     for (const auto& [id, c] : checks) {
         auto old = checks_.find(id);
@@ -72,6 +78,7 @@ void Dispatcher::upsert_check(const Check& c) {
 
 void Dispatcher::remove_check(const std::string& id) {
     set(id, std::nullopt);
+    forget_weight(id);
     checks_.erase(id);
 }
 
@@ -86,7 +93,10 @@ void Dispatcher::load_assignments(std::map<std::string, Assignment> a, Clock::ti
                 nodes_[*n] = info;
             }
         runs_[as.node].insert(id);
-        if (!as.from.empty()) runs_[as.from].insert(id);
+        if (!as.from.empty()) {
+            runs_[as.from].insert(id);
+            ++incoming_[as.node];
+        }
         assign_[id] = as;
     }
     versions_.clear();
@@ -104,11 +114,15 @@ bool Dispatcher::status(const std::string& node, int64_t last_change, const std:
     n.reported = true;
     if (!address.empty()) n.address = address;
     if (!node_type.empty()) n.node_type = node_type;
-    if (weights) n.weights = *weights;
+    if (weights) {
+        n.weights = *weights;
+        for (const auto& [id, w] : *weights)
+            if (checks_.count(id)) set_weight(id, w);
+    }
     if (last_change == -1) return true;  // a heartbeat only: says nothing about its configs
     n.reported_version = last_change;
     const bool up_to_date = last_change == version_of(node);
-    if (up_to_date) {
+    if (up_to_date && incoming_[node] > 0) {
         // It runs what its version includes: checks moving to it may now leave their old node.
         std::vector<std::string> confirmed;
         for (const auto& id : runs_[node]) {
@@ -147,20 +161,28 @@ std::map<std::string, double> Dispatcher::loads() const {
     return out;
 }
 
+void Dispatcher::set_weight(const std::string& check, double w) {
+    auto [it, fresh] = last_weight_.try_emplace(check, w);
+    if (!fresh) weight_sum_ -= it->second;
+    it->second = w;
+    weight_sum_ += w;
+}
+
+void Dispatcher::forget_weight(const std::string& check) {
+    auto it = last_weight_.find(check);
+    if (it == last_weight_.end()) return;
+    weight_sum_ -= it->second;
+    last_weight_.erase(it);
+}
+
 double Dispatcher::weight_of(const std::string& check) const {
     auto a = assign_.find(check);
     if (a != assign_.end())
         if (auto n = nodes_.find(a->second.node); n != nodes_.end())
             if (auto w = n->second.weights.find(check); w != n->second.weights.end()) return w->second;
-    // Not reported: the mean of what is.
-    double sum = 0;
-    size_t count = 0;
-    for (const auto& [name, n] : nodes_)
-        for (const auto& [id, w] : n.weights) {
-            sum += w;
-            ++count;
-        }
-    return count ? std::max(sum / static_cast<double>(count), 1e-9) : 1.0;
+    if (auto w = last_weight_.find(check); w != last_weight_.end()) return w->second;
+    // Never reported: the mean of what is.
+    return last_weight_.empty() ? 1.0 : std::max(weight_sum_ / static_cast<double>(last_weight_.size()), 1e-9);
 }
 
 double Dispatcher::load_of(const std::string& node) const {
@@ -173,17 +195,6 @@ size_t Dispatcher::count_of(const std::string& node) const {
     size_t n = 0;
     for (const auto& [id, a] : assign_) n += a.node == node;
     return n;
-}
-
-std::string Dispatcher::least_loaded(const std::map<std::string, double>& loads) const {
-    std::string best;
-    double best_load = 0;
-    for (const auto& [name, l] : loads)
-        if (best.empty() || l < best_load) {
-            best = name;
-            best_load = l;
-        }
-    return best;
 }
 
 std::vector<std::string> Dispatcher::tick(Clock::time_point now) {
@@ -206,12 +217,14 @@ std::vector<std::string> Dispatcher::tick(Clock::time_point now) {
     // Dangling: every check without a node, placed on the least loaded, one weight at a time.
     auto d = dangling();
     if (!d.empty() && !nodes_.empty()) {
-        auto l = loads();
-        const double unknown = weight_of("");
+        std::set<std::pair<double, std::string>> by_load;
+        for (const auto& [name, load] : loads()) by_load.emplace(load, name);
         for (const auto& id : d) {
-            const std::string to = least_loaded(l);
+            auto least = by_load.begin();
+            auto [load, to] = *least;
+            by_load.erase(least);
             set(id, Assignment{to, ""});
-            l[to] += unknown;
+            by_load.emplace(load + weight_of(id), to);
         }
     }
     return expired;
@@ -237,19 +250,37 @@ RebalanceResult Dispatcher::rebalance(double min_improvement, bool apply) {
     for (const auto& [id, a] : assign_)
         if (a.from.empty() && l.count(a.node)) on[a.node].emplace_back(weight_of(id), id);
     for (auto& [n, v] : on) std::sort(v.begin(), v.end(), std::greater<>());
+    // Greedy: the most loaded node that can give, to the least loaded one, its heaviest check
+    // that still narrows their gap (|gap - 2w| < gap ⇔ w < gap). A node whose checks are all too
+    // heavy to move (one big check) is passed over, not the end of the plan.
+    // By counts (no weights reported) balanced is within one check. By weights, close enough is
+    // balanced: moves stop once the gap is within 5 % of the mean load (or one mean check) — the
+    // last few per cent would cost many moves for little.
+    double total = 0;
+    for (const auto& [n, v] : l) total += v;
+    const double tolerance =
+        last_weight_.empty() ? 1.0 : std::max(0.05 * total / static_cast<double>(l.size()), weight_of(""));
     while (true) {
-        auto hi = std::max_element(l.begin(), l.end(), [](auto& a, auto& b) { return a.second < b.second; });
         auto lo = std::min_element(l.begin(), l.end(), [](auto& a, auto& b) { return a.second < b.second; });
-        const double gap = hi->second - lo->second;
-        auto& cands = on[hi->first];
-        // The heaviest check lighter than the gap narrows it the most (|gap - 2w| < gap ⇔ w < gap).
-        auto pick = std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.first < gap - 1e-9; });
-        if (pick == cands.end()) break;
-        r.moves.push_back({pick->second, hi->first, lo->first, pick->first, hi->second, lo->second});
-        hi->second -= pick->first;
-        lo->second += pick->first;
-        on[lo->first].emplace_back(*pick);
-        cands.erase(pick);
+        std::vector<std::pair<double, std::string>> by_load;
+        for (const auto& [n, v] : l) by_load.emplace_back(v, n);
+        std::sort(by_load.begin(), by_load.end(), std::greater<>());
+        bool moved = false;
+        for (const auto& [load, src] : by_load) {
+            const double gap = load - lo->second;
+            if (src == lo->first || gap <= tolerance + 1e-9) break;
+            auto& cands = on[src];
+            auto pick = std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.first < gap - 1e-9; });
+            if (pick == cands.end()) continue;
+            r.moves.push_back({pick->second, src, lo->first, pick->first, load, lo->second});
+            l[src] -= pick->first;
+            lo->second += pick->first;
+            on[lo->first].emplace_back(*pick);
+            cands.erase(pick);
+            moved = true;
+            break;
+        }
+        if (!moved) break;
     }
     r.spread_after = spread(l);
     const double gain = r.spread_before > 0 ? (r.spread_before - r.spread_after) / r.spread_before : 0;

@@ -103,7 +103,6 @@ public:
 
 private:
     void set(const std::string& id, std::optional<Assignment> a);
-    std::string least_loaded(const std::map<std::string, double>& loads) const;
     std::map<std::string, double> loads() const;
     void touch(const std::string& node) { versions_.erase(node); }
 
@@ -113,8 +112,15 @@ private:
     std::map<std::string, NodeInfo> nodes_;
     std::map<std::string, std::set<std::string>> runs_;  // node → checks it must run (assigned or moving away)
     mutable std::map<std::string, int64_t> versions_;    // cache
+    std::map<std::string, size_t> incoming_;             // node → checks moving to it, unconfirmed
     std::map<std::string, std::optional<Assignment>> changes_;
     bool joined_ = false;
+    // The latest weight any node reported per check (a moved check keeps its weight until its new
+    // node reports it), with their sum for the mean an unreported check is given.
+    std::map<std::string, double> last_weight_;
+    double weight_sum_ = 0;
+    void set_weight(const std::string& check, double w);
+    void forget_weight(const std::string& check);
 };
 
 }  // namespace herd::dispatch
