@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
     herd.set_checks(checks);
     herd.tick(now);
     for (int i = 0; i < n_nodes; ++i) herd.status(node_name(i), herd.version_of(node_name(i)), &reported[node_name(i)], now);
-    herd.take_changes();
+    herd.take_dirty();
     const auto later = now + std::chrono::seconds(31);
     for (int i = 1; i < n_nodes; ++i) herd.status(node_name(i), herd.version_of(node_name(i)), nullptr, later);
     const size_t orphans = herd.count_of(node_name(0));

@@ -401,13 +401,13 @@ TEST_CASE("dispatch: a write of an older term is put right by the leader", "[dis
                     .status == 201);
     REQUIRE(test::eventually([&] { return checks_in(n.confd).size() == 3; }));
     const auto file = (l.herd->dir() / "herd.toml").string();
-    // What a deposed leader's late write looks like: an older term (0: older than any), another node.
-    REQUIRE(test::run({test::herd_binary().string(), "kv", "-c", file, "put", "herd/dispatch/checks/assign/db-0",
-                       R"({"node":"N9","term":0})"})
+    // What a deposed leader's late write looks like: an older term (0: older than any), N1 running nothing.
+    REQUIRE(test::run({test::herd_binary().string(), "kv", "-c", file, "put", "herd/dispatch/checks/assign/N1",
+                       R"({"term":0,"checks":[]})"})
                 .code == 0);
     CHECK(test::eventually([&] {
-        auto r = test::run({test::herd_binary().string(), "kv", "-c", file, "get", "herd/dispatch/checks/assign/db-0"});
-        return r.out.find("\"node\":\"N1\"") != std::string::npos;
+        auto r = test::run({test::herd_binary().string(), "kv", "-c", file, "get", "herd/dispatch/checks/assign/N1"});
+        return r.out.find(R"("checks":["db-0","db-1","db-2"])") != std::string::npos;
     }));
     CHECK(l.herd->metric("herd_dispatch_fenced_writes_total{pipeline=\"checks\"}") == 1.0);
     CHECK(checks_in(n.confd).size() == 3);  // the node never saw it

@@ -91,13 +91,13 @@ TEST_CASE("dispatch: versions are the same for any leader, so a takeover moves n
     old_leader.set_checks(checks(30));
     old_leader.tick(now);
     confirm_all(old_leader, now);
-    old_leader.take_changes();
+    old_leader.take_dirty();
 
     Dispatcher next(30s);
     next.set_checks(checks(30));
     next.load_assignments(old_leader.assignments(), now);
     next.tick(now);  // nothing dangling, nobody expired
-    CHECK(next.take_changes().empty());
+    CHECK(next.take_dirty().empty());
     for (auto n : {"n1", "n2", "n3"}) {
         CHECK(next.version_of(n) == old_leader.version_of(n));
         CHECK(next.status(n, old_leader.version_of(n), nullptr, now));  // up to date: no fetch

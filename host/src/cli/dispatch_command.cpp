@@ -77,9 +77,12 @@ int dispatch(const Common& c, const DispatchArgs& a) {
                 return 1;
             }
         } else if (a.action == "assignments") {
-            for (const auto& [id, r] : store.assignments())
-                std::cout << id << "  " << r.assignment.node << (r.assignment.from.empty() ? "" : " (moving from " + r.assignment.from + ")")
-                          << "  term " << r.term << "\n";
+            auto records = store.records();
+            std::map<std::string, int64_t> term_of;
+            for (const auto& [node, r] : records) term_of[node] = r.term;
+            for (const auto& [id, a] : dispatch::DispatchStore::assignments(records))
+                std::cout << id << "  " << a.node << (a.from.empty() ? "" : " (moving from " + a.from + ")") << "  term "
+                          << term_of[a.node] << "\n";
         } else {
             auto e = kv.get(store.leader_key());
             if (!e) {

@@ -191,28 +191,29 @@ void DispatchPipeline::watch_assignments(int64_t rev) {
             {
                 std::lock_guard lk(mu_);
                 for (const auto& ev : events) {
-                    const std::string id = ev.entry.key.substr(prefix.size());
-                    auto mine = dispatcher_.assignments().find(id);
+                    const std::string node = ev.entry.key.substr(prefix.size());
+                    auto& known = revisions_[node];
+                    // An event older than a write this leader knows of says nothing new.
+                    if (ev.entry.mod_revision && ev.entry.mod_revision < known) continue;
                     if (ev.type == HERD_KV_EVENT_DELETE) {
-                        revisions_.erase(id);
-                        if (mine != dispatcher_.assignments().end()) rewrite_.insert(id), wake = true;
+                        revisions_.erase(node);
+                        if (!dispatcher_.record_of(node).empty()) rewrite_.insert(node), wake = true;
                         continue;
                     }
+                    known = ev.entry.mod_revision;
                     auto r = DispatchStore::decode(ev.entry.value);
                     if (r && r->term > term_) {
                         fenced_ = true;  // a newer leader writes: this one is deposed, whatever its lease says
                         wake = true;
                         continue;
                     }
-                    auto& known = revisions_[id];
-                    known = std::max(known, ev.entry.mod_revision);
-                    if (!r || r->term < term_ || mine == dispatcher_.assignments().end() || mine->second != r->assignment) {
-                        // An older leader's late write (or one this leader has since changed): put ours back.
+                    if (!r || r->term < term_ || r->checks != dispatcher_.record_of(node)) {
+                        // An older leader's late write (or not what this leader holds): put ours back.
                         if (r && r->term < term_)
-                            metrics_.counter("herd_dispatch_fenced_writes_total", "Writes of an older term put right.", {"pipeline"})
+                            metrics_.counter("herd_dispatch_fenced_writes_total", "Records of an older term put right.", {"pipeline"})
                                 .with({pc_.name})
                                 .add(1);
-                        rewrite_.insert(id);
+                        rewrite_.insert(node);
                         wake = true;
                     }
                 }
@@ -227,11 +228,11 @@ void DispatchPipeline::take_over() {
     auto since = election_->since();
     int64_t checks_rev = 0, assign_rev = 0;
     std::map<std::string, Check> checks;
-    std::map<std::string, AssignmentRecord> records;
+    std::map<std::string, NodeRecord> records;
     std::vector<std::string> bad;
     try {
         checks = store_->checks(&checks_rev, &bad);
-        records = store_->assignments(&assign_rev);
+        records = store_->records(&assign_rev);
     } catch (const std::exception& e) {
         std::lock_guard lk(mu_);
         store_error_ = std::string("reading the store: ") + e.what();
@@ -248,22 +249,21 @@ void DispatchPipeline::take_over() {
         api_checks_valid_ = true;
         discovered_dirty_ = true;
         dispatcher_ = Dispatcher(cfg_.node_expiration);
-        std::map<std::string, Assignment> a;
         revisions_.clear();
         rewrite_.clear();
-        for (const auto& [id, r] : records) {
-            a[id] = r.assignment;
-            revisions_[id] = r.mod_revision;
-        }
+        for (const auto& [node, r] : records) revisions_[node] = r.mod_revision;
         const auto now = Clock::now();
+        auto a = DispatchStore::assignments(records);
+        assignments_taken_ = a.size();
         dispatcher_.load_assignments(std::move(a), now);
         // A fresh cluster: give every node one poll to show up before placing, so the first
         // nodes do not take everything (and then shed it).
         gather_until_ = records.empty() ? now + cfg_.poll_interval : now;
+        waiting_for_nodes_ = false;
         last_rebalance_at_ = now;
         store_error_.clear();
         fenced_ = false;
-        note("leads, term " + std::to_string(term) + " (" + std::to_string(records.size()) + " assignments taken over)");
+        note("leads, term " + std::to_string(term) + " (" + std::to_string(assignments_taken_) + " assignments taken over)");
     }
     watch_checks(checks_rev);  // events after what was listed
     watch_assignments(assign_rev);
@@ -277,7 +277,7 @@ void DispatchPipeline::take_over() {
         }());
     }
     ready_ = true;
-    spdlog::info("dispatch {}: {} leads (term {}); {} assignments continue", pc_.name, node_id_, term, records.size());
+    spdlog::info("dispatch {}: {} leads (term {}); {} assignments continue", pc_.name, node_id_, term, assignments_taken_);
     metrics_.gauge("herd_dispatch_leader", "1 while this herd leads the pipeline.", {"pipeline"}).with({pc_.name}).set(1);
     metrics_.gauge("herd_dispatch_term", "The term of this herd's leadership.", {"pipeline"}).with({pc_.name}).set(static_cast<double>(term));
 }
@@ -356,7 +356,17 @@ void DispatchPipeline::tick() {
             for (const auto& [id, c] : api_checks_) all[id] = c;
             dispatcher_.set_checks(std::move(all));
         }
-        if (now >= gather_until_) {
+        // No node known: when the first one shows up, give the others one poll to show up too
+        // before placing, so the first node of a fresh cluster (or after an outage of all of
+        // them) does not take everything and shed it again.
+        if (dispatcher_.nodes().empty()) {
+            waiting_for_nodes_ = true;
+        } else if (waiting_for_nodes_) {
+            waiting_for_nodes_ = false;
+            gather_until_ = std::max(gather_until_, now + cfg_.poll_interval);
+            note("first node seen; placing in one poll_interval");
+        }
+        if (now >= gather_until_ && !waiting_for_nodes_) {
             for (const auto& dead : dispatcher_.tick(now)) {
                 note("node " + dead + " expired; its checks placed again");
                 metrics_.counter("herd_dispatch_node_expirations_total", "Nodes expired (silent for node_expiration).", {"pipeline"})
@@ -387,20 +397,22 @@ void DispatchPipeline::tick() {
 }
 
 void DispatchPipeline::flush() {
-    std::map<std::string, std::optional<Assignment>> changes;
+    std::map<std::string, std::map<std::string, std::string>> records;  // node → its record now
     int64_t term;
     {
         std::lock_guard lk(mu_);
-        changes = dispatcher_.take_changes();
-        for (const auto& id : rewrite_) {
-            auto a = dispatcher_.assignments().find(id);
-            changes[id] = a == dispatcher_.assignments().end() ? std::nullopt : std::optional<Assignment>(a->second);
-        }
+        auto dirty = dispatcher_.take_dirty();
+        dirty.insert(rewrite_.begin(), rewrite_.end());
         rewrite_.clear();
+        for (const auto& node : dirty) records[node] = dispatcher_.record_of(node);
         term = term_;
     }
+    if (records.empty()) return;
     auto& errors = metrics_.counter("herd_dispatch_store_errors_total", "Assignment writes the store refused or failed.", {"pipeline"});
-    if (changes.empty()) return;
+    auto retry_later = [&](auto from) {
+        std::lock_guard lk(mu_);
+        for (auto it = from; it != records.end(); ++it) rewrite_.insert(it->first);
+    };
     // One read before a batch of writes: the election key must still be this leader's, of this
     // term. With leading() (lease-bounded) and the term in every record, a deposed leader's
     // write would need to slip between this read and the write — and would then be put right by
@@ -410,61 +422,62 @@ void DispatchPipeline::flush() {
         if (!key || key->value != identity_ || key->create_revision != term) {
             fenced_ = true;
             trigger();
-            std::lock_guard lk(mu_);
-            for (const auto& [id, a] : changes) rewrite_.insert(id);
-            return;
+            return retry_later(records.begin());
         }
     } catch (const std::exception& e) {
         errors.with({pc_.name}).add(1);
-        std::lock_guard lk(mu_);
-        store_error_ = std::string("reading the election key: ") + e.what();
-        for (const auto& [id, a] : changes) rewrite_.insert(id);
-        return;
-    }
-    for (auto it = changes.begin(); it != changes.end(); ++it) {
-        const auto& [id, a] = *it;
-        if (!election_->leading() || fenced_) {
-            // Deposed meanwhile: write nothing more (the next leader reads the store as it is).
+        {
             std::lock_guard lk(mu_);
-            for (auto rest = it; rest != changes.end(); ++rest) rewrite_.insert(rest->first);
-            return;
+            store_error_ = std::string("reading the election key: ") + e.what();
         }
+        return retry_later(records.begin());
+    }
+    bool failed = false;
+    for (auto it = records.begin(); it != records.end(); ++it) {
+        const auto& [node, checks] = *it;
+        if (!election_->leading() || fenced_) return retry_later(it);  // deposed meanwhile: write nothing more
         int64_t expected;
         {
             std::lock_guard lk(mu_);
-            auto r = revisions_.find(id);
+            auto r = revisions_.find(node);
             expected = r == revisions_.end() ? 0 : r->second;
         }
         try {
             int64_t rev = 0;
             try {
-                rev = store_->write(id, a, term, expected);
+                rev = store_->write(node, checks, term, expected);
             } catch (const kv::KvError& e) {
-                if (e.status() == HERD_ERR_NOT_FOUND && !a) continue;  // already gone
+                if (e.status() == HERD_ERR_NOT_FOUND && checks.empty()) {
+                    std::lock_guard lk(mu_);
+                    revisions_.erase(node);
+                    continue;  // already gone
+                }
                 if (e.status() != HERD_ERR_CONFLICT) throw;
                 // Someone wrote since this leader looked: a newer leader fences it; otherwise (its
                 // own write not seen yet, or an older leader's) it writes over what is there.
-                auto now = kv_->get(store_->assign_prefix() + id);
+                auto now = kv_->get(store_->assign_prefix() + node);
                 auto r = now ? DispatchStore::decode(now->value) : std::nullopt;
                 if (r && r->term > term) {
                     fenced_ = true;
                     trigger();
-                    return;
+                    return retry_later(it);
                 }
-                rev = store_->write(id, a, term, now ? now->mod_revision : 0);
+                if (!now && checks.empty()) continue;
+                rev = store_->write(node, checks, term, now ? now->mod_revision : 0);
             }
             std::lock_guard lk(mu_);
-            if (a) revisions_[id] = rev;
-            else revisions_.erase(id);
+            if (checks.empty()) revisions_.erase(node);
+            else revisions_[node] = rev;
         } catch (const std::exception& e) {
             errors.with({pc_.name}).add(1);
+            failed = true;
             std::lock_guard lk(mu_);
             store_error_ = std::string("writing assignments: ") + e.what();
-            rewrite_.insert(id);  // tried again on the next tick; nodes are served from memory meanwhile
+            rewrite_.insert(node);  // tried again on the next tick; nodes are served from memory meanwhile
         }
     }
     std::lock_guard lk(mu_);
-    if (!changes.empty() && store_error_.rfind("writing", 0) == 0 && rewrite_.empty()) store_error_.clear();
+    if (!failed && store_error_.rfind("writing", 0) == 0) store_error_.clear();
 }
 
 pipeline::Summary DispatchPipeline::summary() const {

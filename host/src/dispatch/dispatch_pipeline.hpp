@@ -97,11 +97,13 @@ private:
     int64_t term_ = 0;
     std::chrono::system_clock::time_point since_{};
     Clock::time_point gather_until_{}, last_rebalance_at_{};
+    bool waiting_for_nodes_ = false;
     std::map<std::string, Check> api_checks_, discovered_checks_;
     bool api_checks_valid_ = false, discovered_dirty_ = true;
     std::vector<std::string> template_errors_;
-    std::map<std::string, int64_t> revisions_;  // assign/<id> → the mod revision this leader last saw
-    std::set<std::string> rewrite_;             // foreign writes to put right
+    std::map<std::string, int64_t> revisions_;  // assign/<node> → the mod revision this leader last saw
+    std::set<std::string> rewrite_;             // node records to write again (foreign writes, failures)
+    size_t assignments_taken_ = 0;
     std::string store_error_;
     struct LastRebalance {
         std::chrono::system_clock::time_point when{};

@@ -57,13 +57,14 @@ std::string DispatchPipeline::status_html() const {
             const auto now = Clock::now();
             std::vector<std::pair<std::string, double>> loads;
             h += "<table><tr><th>node</th><th>heartbeat</th><th>load</th><th>checks</th><th>version</th></tr>";
+            const auto all_loads = dispatcher_.loads();
             for (const auto& [name, n] : dispatcher_.nodes()) {
-                const double load = dispatcher_.load_of(name);
+                const double load = all_loads.count(name) ? all_loads.at(name) : 0.0;
                 loads.emplace_back(name, load);
                 h += "<tr><td>" + e(name) + (n.address.empty() ? "" : " <small>" + e(n.address) + "</small>") + "</td><td>" +
                      (n.reported ? admin::format_age(std::chrono::duration_cast<std::chrono::system_clock::duration>(now - n.heartbeat)) + " ago"
                                  : std::string("none yet (known from the store)")) +
-                     "</td><td>" + fmt(load) + "</td><td>" + std::to_string(dispatcher_.count_of(name)) + "</td><td>" +
+                     "</td><td>" + fmt(load) + "</td><td>" + std::to_string(dispatcher_.record_of(name).size()) + "</td><td>" +
                      (n.reported_version == dispatcher_.version_of(name) ? "up to date" : "fetching") + "</td></tr>";
             }
             h += "</table>" + load_chart(loads);

@@ -41,12 +41,14 @@ void Dispatcher::set(const std::string& id, std::optional<Assignment> a) {
             ++incoming_[a->node];
         }
         if (it != assign_.end() && it->second == *a) return;
+        if (it != assign_.end()) dirty_.insert(it->second.node);
+        dirty_.insert(a->node);
         assign_[id] = *a;
     } else {
         if (it == assign_.end()) return;
+        dirty_.insert(it->second.node);
         assign_.erase(it);
     }
-    changes_[id] = std::move(a);
 }
 
 void Dispatcher::set_checks(std::map<std::string, Check> checks) {
@@ -211,6 +213,7 @@ std::vector<std::string> Dispatcher::tick(Clock::time_point now) {
             else redo.emplace_back(id, Assignment{a.node, ""});  // it was moving away: the new node has it
         }
         for (auto& [id, a] : redo) set(id, a);
+        dirty_.insert(dead);
         runs_.erase(dead);
         versions_.erase(dead);
     }
@@ -303,6 +306,13 @@ bool Dispatcher::move(const std::string& check, const std::string& to) {
     return true;
 }
 
-std::map<std::string, std::optional<Assignment>> Dispatcher::take_changes() { return std::exchange(changes_, {}); }
+std::map<std::string, std::string> Dispatcher::record_of(const std::string& node) const {
+    std::map<std::string, std::string> out;
+    auto r = runs_.find(node);
+    if (r == runs_.end()) return out;
+    for (const auto& id : r->second)
+        if (auto a = assign_.find(id); a != assign_.end() && a->second.node == node) out[id] = a->second.from;
+    return out;
+}
 
 }  // namespace herd::dispatch

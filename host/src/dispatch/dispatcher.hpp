@@ -88,22 +88,26 @@ public:
     RebalanceResult rebalance(double min_improvement, bool apply = true);
     // Whether a node joined since the last call (for a prompt rebalance).
     bool take_joined() { return std::exchange(joined_, false); }
+    // Whether the leader has something to act on (a write, a join) before its next tick.
+    bool has_work() const { return joined_ || !dirty_.empty(); }
     // Moves one check (the API's manual move), make-before-break; false when it cannot.
     bool move(const std::string& check, const std::string& to);
 
     std::vector<std::string> dangling() const;
     const std::map<std::string, NodeInfo>& nodes() const { return nodes_; }
     double load_of(const std::string& node) const;
+    std::map<std::string, double> loads() const;  // every node's, in one pass
     double weight_of(const std::string& check) const;
     size_t count_of(const std::string& node) const;
 
-    // The assignments changed since the last call (id → new value, nullopt = removed): what the
-    // pipeline writes to the store.
-    std::map<std::string, std::optional<Assignment>> take_changes();
+    // The nodes whose assignments changed since the last call: what the pipeline writes to the
+    // store, one record per node (record_of).
+    std::set<std::string> take_dirty() { return std::exchange(dirty_, {}); }
+    // A node's record: the checks assigned to it → the node each moves from ("" when settled).
+    std::map<std::string, std::string> record_of(const std::string& node) const;
 
 private:
     void set(const std::string& id, std::optional<Assignment> a);
-    std::map<std::string, double> loads() const;
     void touch(const std::string& node) { versions_.erase(node); }
 
     std::chrono::milliseconds expiration_;
@@ -113,7 +117,7 @@ private:
     std::map<std::string, std::set<std::string>> runs_;  // node → checks it must run (assigned or moving away)
     mutable std::map<std::string, int64_t> versions_;    // cache
     std::map<std::string, size_t> incoming_;             // node → checks moving to it, unconfirmed
-    std::map<std::string, std::optional<Assignment>> changes_;
+    std::set<std::string> dirty_;
     bool joined_ = false;
     // The latest weight any node reported per check (a moved check keeps its weight until its new
     // node reports it), with their sum for the mean an unreported check is given.

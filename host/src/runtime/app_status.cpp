@@ -93,13 +93,18 @@ admin::Response App::handle(const admin::Request& req) const {
     // Routes the pipelines contribute (their APIs) come first; the host's own are GET-only.
     {
         std::vector<std::shared_ptr<pipeline::Pipeline>> live;
+        bool started;
         {
             std::lock_guard lk(mu_);
+            started = started_;
             for (const auto& [name, p] : pipelines_)
                 if (p.pipeline) live.push_back(p.pipeline);
         }
         for (const auto& p : live)
             if (auto r = p->handle(req)) return *r;
+        // The admin listener is up before the pipelines are: an API call then is early, not wrong.
+        if (!started && (req.path.rfind("/api/", 0) == 0 || req.path.rfind("/agent/", 0) == 0))
+            return {503, "text/plain; charset=utf-8", "herd is starting: its pipelines are not running yet\n", {{"Retry-After", "1"}}};
     }
     if (req.method != "GET" && req.method != "HEAD")
         return {405, "text/plain; charset=utf-8", "only GET and HEAD are served here\n", {{"Allow", "GET, HEAD"}}};
