@@ -442,3 +442,21 @@ TEST_CASE("dispatch: checks from discovered targets, by template and by Datadog 
     test::write_file(targets, R"([{"targets": ["10.0.0.1:8080"], "labels": {"team": "web"}}])");
     CHECK(test::eventually([&] { return checks_in(n.confd).size() == 1; }));
 }
+
+TEST_CASE("dispatch: the first node of a fresh cluster does not take everything", "[dispatch]") {
+    Cluster c;
+    c.timing = "lease = \"1s\"\nnode_expiration = \"3s\"\npoll_interval = \"1s\"\nrebalance_period = \"1h\"\n";
+    auto& l = c.add_leader("L1");
+    REQUIRE(l.herd->wait_ready());
+    REQUIRE(c.wait_leader());
+    for (int i = 0; i < 30; ++i)
+        REQUIRE(test::HttpConnection(l.herd->port())
+                    .request("PUT", "/api/v1/dispatch/checks/checks/db-" + std::to_string(i), check_body(i), kAuth)
+                    .status == 201);
+    // The checks wait, dangling, for nodes; then three come up at once.
+    for (auto id : {"N1", "N2", "N3"}) c.add_node(id);
+    REQUIRE(test::eventually([&] { return c.balanced(30); }));
+    // Placed once, on all three: nothing had to be moved off a first node.
+    CHECK(l.herd->metric("herd_dispatch_moves_total{pipeline=\"checks\"}").value_or(0) == 0);
+    for (auto& n : c.nodes) CHECK(checks_in(n->confd).size() == 10);
+}
