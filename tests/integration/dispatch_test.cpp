@@ -453,8 +453,21 @@ TEST_CASE("dispatch: the first node of a fresh cluster does not take everything"
         REQUIRE(test::HttpConnection(l.herd->port())
                     .request("PUT", "/api/v1/dispatch/checks/checks/db-" + std::to_string(i), check_body(i), kAuth)
                     .status == 201);
-    // The checks wait, dangling, for nodes; then three come up at once.
-    for (auto id : {"N1", "N2", "N3"}) c.add_node(id);
+    // Past the new leader's own first poll_interval (which would hide the case):
+    REQUIRE(test::eventually([&] {
+        auto s = c.state(l);
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        return s.is_object() && now_ms - s["since"].get<int64_t>() > 1500;
+    }));
+    // The checks wait, dangling, for nodes. One comes up; the others a moment later (well within
+    // one poll_interval).
+    c.add_node("N1");
+    REQUIRE(test::eventually([&] {
+        auto s = c.state(l);
+        return s.is_object() && s["nodes"].size() == 1;
+    }));
+    c.add_node("N2");
+    c.add_node("N3");
     REQUIRE(test::eventually([&] { return c.balanced(30); }));
     // Placed once, on all three: nothing had to be moved off a first node.
     CHECK(l.herd->metric("herd_dispatch_moves_total{pipeline=\"checks\"}").value_or(0) == 0);
