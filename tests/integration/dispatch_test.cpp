@@ -219,13 +219,13 @@ void scenario(Cluster& c) {
 
 }  // namespace
 
-TEST_CASE("dispatch on kv_sqlite: 3 candidates and 4 nodes; a leader killed, a node killed, a leader paused",
+TEST_CASE("dispatch on kv_sqlite: 3 candidates and 4 nodes, a leader killed, a node killed, a leader paused",
           "[dispatch][multiprocess]") {
     Cluster c;
     scenario(c);
 }
 
-TEST_CASE("dispatch on a real etcd: 3 candidates and 4 nodes; a leader killed, a node killed, a leader paused",
+TEST_CASE("dispatch on a real etcd: 3 candidates and 4 nodes, a leader killed, a node killed, a leader paused",
           "[dispatch][multiprocess][etcd]") {
     test::EtcdServer etcd;
     etcd.start();
@@ -307,6 +307,10 @@ TEST_CASE("dispatch: a datadog-agent's calls get a cluster agent's answers, byte
     REQUIRE(list.size() == 1);
     CHECK(list[0]["id"] == "db1");
     CHECK(list[0]["instances"][0]["port"] == 5432);
+    // The leader's /status: who leads, the nodes and their load as a picture.
+    auto page = l.herd->get("/status");
+    CHECK_THAT(page.body, Contains("dispatch <b>checks</b>") && Contains("leader since") && Contains("dd-node") &&
+                              Contains("<svg role=\"img\" aria-label=\"load per node\""));
     // The CLI sees the same store.
     auto cli = test::run({test::herd_binary().string(), "dispatch", "-c", (l.herd->dir() / "herd.toml").string(), "checks"});
     CHECK(cli.code == 0);

@@ -183,7 +183,7 @@ TEST_CASE("dispatch: a check moving to a node that dies stays where it runs", "[
     for (const auto& [id, a] : d.assignments()) CHECK(a.from.empty());
 }
 
-TEST_CASE("dispatch: API bodies in YAML and JSON are the same check; errors name the field", "[dispatch]") {
+TEST_CASE("dispatch: API bodies in YAML and JSON are the same check, and errors name the field", "[dispatch]") {
     std::string why;
     auto y = parse_check("check_name: http_check\ninit_config:\ninstances:\n  - url: http://a/\n    timeout: 3\n", "web", &why);
     auto j = parse_check(R"({"check_name":"http_check","init_config":null,"instances":[{"timeout":3,"url":"http://a/"}]})", "web", &why);
