@@ -13,25 +13,8 @@ namespace herd::cli {
 
 int dispatch(const Common& c, const DispatchArgs& a) {
     auto loaded = config::load_file(a.config, c.default_plugin_dir);
-    if (!loaded.config) {
-        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
-        return 1;
-    }
-    const config::PipelineConfig* pc = nullptr;
-    std::string names;
-    for (const auto& p : loaded.config->pipelines)
-        if (p.kind == "dispatch") {
-            names += (names.empty() ? "" : ", ") + p.name;
-            if (a.name.empty() || p.name == a.name) pc = pc ? nullptr : &p;
-        }
-    if (!pc) {
-        std::cerr << a.config.string() << ": "
-                  << (names.empty() ? "no [[dispatch]] table"
-                                    : a.name.empty() ? "several [[dispatch]] (" + names + "): name one with --dispatch"
-                                                     : "no [[dispatch]] named \"" + a.name + "\" (defined: " + names + ")")
-                  << "\n";
-        return 1;
-    }
+    const auto* pc = find_pipeline(loaded, a.config, "dispatch", a.name, "--dispatch");
+    if (!pc) return 1;
     const auto& cfg = *pc->dispatch;
     auto opened = open_instance(c, a.config, HERD_KIND_KV, "kv", cfg.kv);
     if (!opened) return 1;

@@ -56,4 +56,26 @@ std::optional<OpenedInstance> open_instance(const Common& c, const std::filesyst
     return out;
 }
 
+const config::PipelineConfig* find_pipeline(const config::LoadResult& loaded, const std::filesystem::path& file,
+                                            const std::string& kind, const std::string& name, const std::string& flag) {
+    if (!loaded.config) {
+        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
+        return nullptr;
+    }
+    const config::PipelineConfig* pc = nullptr;
+    std::string names;
+    for (const auto& p : loaded.config->pipelines)
+        if (p.kind == kind) {
+            names += (names.empty() ? "" : ", ") + p.name;
+            if (name.empty() || p.name == name) pc = pc ? nullptr : &p;
+        }
+    if (!pc)
+        std::cerr << file.string() << ": "
+                  << (names.empty() ? "no [[" + kind + "]] table"
+                                    : name.empty() ? "several [[" + kind + "]] (" + names + "): name one with " + flag
+                                                   : "no [[" + kind + "]] named \"" + name + "\" (defined: " + names + ")")
+                  << "\n";
+    return pc;
+}
+
 }  // namespace herd::cli

@@ -27,4 +27,10 @@ std::optional<OpenedInstance> open_instance(const Common& c, const std::filesyst
 const config::InstanceConfig* find_instance(const config::Config& cfg, herd_kind kind, const std::string& section,
                                             const std::string& name);
 
+// The [[kind]] pipeline called `name` (or the only one when `name` is empty) of a loaded file;
+// nullptr after printing the file's errors or which ones it defines (`flag`: the option that
+// names one, e.g. "--sharding").
+const config::PipelineConfig* find_pipeline(const config::LoadResult& loaded, const std::filesystem::path& file,
+                                            const std::string& kind, const std::string& name, const std::string& flag);
+
 }  // namespace herd::cli

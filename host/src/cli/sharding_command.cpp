@@ -15,25 +15,8 @@ namespace herd::cli {
 
 int sharding(const Common& c, const ShardingArgs& a) {
     auto loaded = config::load_file(a.config, c.default_plugin_dir);
-    if (!loaded.config) {
-        for (const auto& d : loaded.errors) std::cerr << d.str() << "\n";
-        return 1;
-    }
-    const config::PipelineConfig* pc = nullptr;
-    std::string names;
-    for (const auto& p : loaded.config->pipelines)
-        if (p.kind == "sharding") {
-            names += (names.empty() ? "" : ", ") + p.name;
-            if (a.name.empty() || p.name == a.name) pc = pc ? nullptr : &p;
-        }
-    if (!pc) {
-        std::cerr << a.config.string() << ": "
-                  << (names.empty() ? "no [[sharding]] table"
-                                    : a.name.empty() ? "several [[sharding]] (" + names + "): name one with --sharding"
-                                                     : "no [[sharding]] named \"" + a.name + "\" (defined: " + names + ")")
-                  << "\n";
-        return 1;
-    }
+    const auto* pc = find_pipeline(loaded, a.config, "sharding", a.name, "--sharding");
+    if (!pc) return 1;
     const auto& cfg = *pc->sharding;
     auto opened = open_instance(c, a.config, HERD_KIND_KV, "kv", cfg.kv);
     if (!opened) return 1;

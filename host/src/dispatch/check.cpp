@@ -1,6 +1,7 @@
 #include "dispatch/check.hpp"
 
 #include <herd/sdk/sink_support.hpp>
+#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
@@ -263,49 +264,25 @@ std::string go_json(const nlohmann::ordered_json& j) {
     return out;
 }
 
+// OpenSSL's base64 (the standard alphabet with padding, as Go's encoding/json writes []byte).
 std::string base64_encode(std::string_view in) {
-    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-        out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-    }
-    if (i + 1 == in.size()) {
-        uint32_t v = uint8_t(in[i]) << 16;
-        out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
-    } else if (i + 2 == in.size()) {
-        uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-        out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-    }
+    std::string out(4 * ((in.size() + 2) / 3), '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
+                                  static_cast<int>(in.size()));
+    out.resize(static_cast<size_t>(n));
     return out;
 }
 
 std::optional<std::string> base64_decode(std::string_view in) {
-    auto val = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
     if (in.size() % 4) return std::nullopt;
-    std::string out;
-    for (size_t i = 0; i < in.size(); i += 4) {
-        int a = val(in[i]), b = val(in[i + 1]);
-        if (a < 0 || b < 0) return std::nullopt;
-        out.push_back(static_cast<char>((a << 2) | (b >> 4)));
-        if (in[i + 2] == '=') break;
-        int c = val(in[i + 2]);
-        if (c < 0) return std::nullopt;
-        out.push_back(static_cast<char>(((b & 15) << 4) | (c >> 2)));
-        if (in[i + 3] == '=') break;
-        int d = val(in[i + 3]);
-        if (d < 0) return std::nullopt;
-        out.push_back(static_cast<char>(((c & 3) << 6) | d));
-    }
+    std::string out(3 * (in.size() / 4), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
+                                  static_cast<int>(in.size()));
+    if (n < 0) return std::nullopt;
+    // EVP_DecodeBlock counts the padding as zero bytes: drop one per '='.
+    size_t pad = 0;
+    for (size_t i = in.size(); i > 0 && in[i - 1] == '=' && pad < 2; --i) ++pad;
+    out.resize(static_cast<size_t>(n) - pad);
     return out;
 }
 
