@@ -477,3 +477,27 @@ TEST_CASE("dispatch: the first node of a fresh cluster does not take everything"
     CHECK(l.herd->metric("herd_dispatch_moves_total{pipeline=\"checks\"}").value_or(0) == 0);
     for (auto& n : c.nodes) CHECK(checks_in(n->confd).size() == 10);
 }
+
+TEST_CASE("dispatch: a reload replaces the pipeline without losing a check or its leadership for long", "[dispatch]") {
+    test::TempDir shared;
+    const auto confd = shared / "conf.d";
+    fs::create_directories(confd);
+    auto config = [&](const std::string& poll) {
+        return "[[sink]]\nname = \"confd\"\nplugin = \"sink_files\"\ndir = \"" + confd.string() +
+               "\"\n\n[[dispatch]]\nname = \"checks\"\nrole = [\"leader\", \"node\"]\nnode_id = \"both\"\nsink = \"confd\"\n"
+               "lease = \"1s\"\nnode_expiration = \"2s\"\npoll_interval = \"" + poll + "\"\n";
+    };
+    test::HerdRun h(config("250ms"));
+    REQUIRE(h.wait_ready());
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(test::HttpConnection(h.port()).request("PUT", "/api/v1/dispatch/checks/checks/db-" + std::to_string(i), check_body(i)).status == 201);
+    REQUIRE(test::eventually([&] { return checks_in(confd).size() == 3; }));
+    h.write_config(config("300ms"));
+    h.process().signal(SIGHUP);
+    REQUIRE(test::eventually([&] { return h.metric("herd_config_reloads_total{result=\"success\"}") == 1.0; }));
+    CHECK(checks_in(confd).size() == 3);
+    // The new pipeline leads and runs: a check put now reaches the agent.
+    REQUIRE(test::HttpConnection(h.port()).request("PUT", "/api/v1/dispatch/checks/checks/db-9", check_body(9)).status == 201);
+    CHECK(test::eventually([&] { return checks_in(confd).size() == 4; }));
+    CHECK(h.metric("herd_dispatch_leader{pipeline=\"checks\"}") == 1.0);
+}

@@ -94,7 +94,12 @@ void DispatchPipeline::note(const std::string& event) {
     if (events_.size() > 8) events_.pop_back();
 }
 
-std::string DispatchPipeline::start(pipeline::Pipeline*) {
+std::string DispatchPipeline::start(pipeline::Pipeline* replacing) {
+    // A reload: the old pipeline of this name has the same candidate id and node id (and maybe
+    // the same conf.d). Two of them in one process would campaign against each other and feed
+    // one agent twice, so the old one resigns and stops polling first; the store keeps the
+    // assignments and the sink keeps the checks, so the new one continues from them.
+    if (auto* old = dynamic_cast<DispatchPipeline*>(replacing)) old->stop();
     if (cfg_.leader) {
         for (const auto& t : templates_)
             subscriptions_.push_back(discovery_->subscribe(t.discovery, [this](const std::string&, const std::vector<discovery::TargetGroup>&) {
