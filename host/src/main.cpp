@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
 
     CLI::App app{"herd " HERD_VERSION " — a plugin host for fleets of Prometheus-style monitoring agents"};
     app.require_subcommand(1);
+    // Global flags (--log-level, --no-isolation) also after the subcommand: `herd run -c F --log-level debug`.
+    app.fallthrough();
     app.set_version_flag("--version", std::string("herd ") + HERD_VERSION + " (plugin ABI " +
                                           std::to_string(HERD_ABI_MAJOR) + "." + std::to_string(HERD_ABI_MINOR) + ")");
     app.add_option("--log-level", common.log_level, "trace, debug, info, warn, error (overrides [host] log_level)")

@@ -163,6 +163,16 @@ checks = [{ discovery = "svc", check_name = "http_check", instances = [{ url = "
                           Contains("herd.toml:4:1: \"heartbeat_timeout\" must be at least twice \"heartbeat\""));
 }
 
+TEST_CASE("global flags work after the subcommand too", "[check]") {
+    test::TempDir dir;
+    test::write_file(dir / "herd.toml", "[host]\nadmin = \"127.0.0.1:0\"\n");
+    auto after = test::run({test::herd_binary().string(), "check", "-c", (dir / "herd.toml").string(), "--log-level", "debug"});
+    CHECK(after.code == 0);
+    auto bad = test::run({test::herd_binary().string(), "check", "-c", (dir / "herd.toml").string(), "--log-level", "loud"});
+    CHECK(bad.code != 0);
+    CHECK_THAT(bad.err, Contains("loud"));
+}
+
 TEST_CASE("check on a file that does not exist", "[check]") {
     auto r = test::run({test::herd_binary().string(), "check", "-c", "/nonexistent/herd.toml"});
     CHECK(r.code == 1);
