@@ -5,6 +5,7 @@
 #include "etcd_server.hpp"
 #include "herd_fixture.hpp"
 #include "http_client.hpp"
+#include "prometheus.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -500,4 +501,39 @@ TEST_CASE("dispatch: a reload replaces the pipeline without losing a check or it
     REQUIRE(test::HttpConnection(h.port()).request("PUT", "/api/v1/dispatch/checks/checks/db-9", check_body(9)).status == 201);
     CHECK(test::eventually([&] { return checks_in(confd).size() == 4; }));
     CHECK(h.metric("herd_dispatch_leader{pipeline=\"checks\"}") == 1.0);
+}
+
+TEST_CASE("dispatch: a herd node behind a real Prometheus runs probe jobs and reports their samples as weights",
+          "[dispatch][prometheus]") {
+    Cluster c;
+    auto& l = c.add_leader("L1");
+    REQUIRE(l.herd->wait_ready());
+    REQUIRE(c.wait_leader());
+    test::TempDir node_dir;
+    const auto base = node_dir / "base.yml", output = node_dir / "prometheus.yml";
+    test::write_file(base, "global:\n  scrape_interval: 1s\n");
+    test::write_file(output, "global:\n  scrape_interval: 1s\n");
+    test::PrometheusReplica prom("prom-dispatch", output);
+    REQUIRE(prom.wait_ready());
+    test::HerdRun node("[[sink]]\nname = \"prom\"\nplugin = \"sink_prometheus\"\nbase = \"" + base.string() + "\"\noutput = \"" +
+                       output.string() + "\"\nreload_url = \"http://" + prom.address() +
+                       "/-/reload\"\n\n[[dispatch]]\nname = \"checks\"\nrole = \"node\"\nnode_id = \"P1\"\ntoken = \"" + kToken +
+                       "\"\nservers = [\"127.0.0.1:" + std::to_string(l.herd->port()) + "\"]\nsink = \"prom\"\nsink_format = \"scrape_config\"\n" +
+                       c.timing);
+    REQUIRE(node.wait_ready());
+    // A probe job as a check: each instance is a scrape config (job_name defaults to the id).
+    const std::string check = R"({"check_name":"prometheus","instances":[{"static_configs":[{"targets":["127.0.0.1:)" +
+                              std::to_string(l.herd->port()) + R"("]}]}]})";
+    REQUIRE(test::HttpConnection(l.herd->port()).request("PUT", "/api/v1/dispatch/checks/checks/herd-self", check, kAuth).status == 201);
+    const bool rendered = test::eventually([&] { return test::read_file(output).find("herd-self") != std::string::npos; });
+    INFO(test::read_file(output));
+    INFO(node.process().err());
+    CHECK(rendered);
+    // Prometheus scrapes it; the node reports the job's samples with its status; the leader's load is that.
+    CHECK(test::eventually(
+        [&] {
+            auto s = c.state(l);
+            return s.is_object() && s["nodes"].size() == 1 && s["nodes"][0]["load"].get<double>() > 10;
+        },
+        std::chrono::seconds(30)));
 }
