@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     for (int t = 0; t < threads; ++t)
         workers.emplace_back([&, t] {
             const std::string key = "key-" + std::to_string(t);
-            client.put(key, "value");
+            int64_t rev = client.put(key, "value");
             long n = 0;
             while (std::chrono::steady_clock::now() < end) {
                 try {
@@ -52,9 +52,16 @@ int main(int argc, char** argv) {
                         client.put(key, "value");
                     } else if (op == "get") {
                         client.get(key);
-                    } else {  // compare-and-swap: read the revision, write only if it still holds
-                        auto cur = client.get(key);
-                        client.put(key, "value", cur->mod_revision);
+                    } else {
+                        // Compare-and-swap as a CAS loop runs it: write only if the key is still at
+                        // the revision this writer last wrote — one txn (compare + put, and in its
+                        // failure branch the key as it is); read only after a conflict.
+                        try {
+                            rev = client.put(key, "value", rev);
+                        } catch (const kv::KvError& e) {
+                            if (e.status() != HERD_ERR_CONFLICT) throw;
+                            rev = client.get(key)->mod_revision;
+                        }
                     }
                     ++n;
                 } catch (const std::exception&) {
