@@ -69,6 +69,12 @@ TEST_CASE("check reports a plugin that provides the wrong kind or was refused", 
     CHECK(r.code == 1);
     CHECK_THAT(r.err, Contains("kv \"k\": plugin \"old_minor\" provides no kv (it provides: discovery)"));
     CHECK_THAT(r.err, Contains("discovery \"d\": plugin \"future_minor\" was refused") && Contains("upgrade herd"));
+    // The same for a pipeline's strategy.
+    auto p = check(dir, fixtures_host() + "[[discovery]]\nname = \"d\"\nplugin = \"old_minor\"\n"
+                                          "[[proxy]]\nname = \"q\"\nlisten = \"127.0.0.1:0\"\nbackends = [\"d\"]\n"
+                                          "strategy = { plugin = \"future_minor\", name = \"random\" }\n");
+    CHECK(p.code == 1);
+    CHECK_THAT(p.err, Contains("proxy \"q\": strategy: plugin \"future_minor\" was refused") && Contains("upgrade herd"));
 }
 
 TEST_CASE("check reports pipelines naming missing instances and plugins", "[check]") {

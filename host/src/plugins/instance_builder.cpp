@@ -23,15 +23,7 @@ std::unique_ptr<plugins::Instance> InstanceBuilder::build(const config::Instance
         return nullptr;
     };
     auto plugin = registry_.find(ic.plugin);
-    if (!plugin) {
-        for (const auto& r : registry_.refusals())
-            if (r.file.stem() == ic.plugin)
-                return fail("plugin", "plugin \"" + ic.plugin + "\" was refused: " + r.file.string() + " " + r.reason);
-        std::string have;
-        for (const auto& p : registry_.plugins()) have += (have.empty() ? "" : ", ") + p->name;
-        return fail("plugin", "no plugin named \"" + ic.plugin + "\" in " + cfg_.host.plugin_dir.string() +
-                                  " (loaded: " + (have.empty() ? "none" : have) + ")");
-    }
+    if (!plugin) return fail("plugin", registry_.why_missing(ic.plugin, cfg_.host.plugin_dir));
     std::string why;
     const herd_factory* factory = plugin->find(ic.kind, ic.factory, &why);
     if (!factory) return fail(ic.factory.empty() ? "plugin" : "factory", why);

@@ -119,4 +119,12 @@ std::vector<Refusal> PluginRegistry::refusals() const {
     return out;
 }
 
+std::string PluginRegistry::why_missing(const std::string& name, const std::filesystem::path& dir) const {
+    for (const auto& r : refusals())
+        if (r.file.stem() == name) return "plugin \"" + name + "\" was refused: " + r.file.string() + " " + r.reason;
+    std::string have;
+    for (const auto& p : plugins()) have += (have.empty() ? "" : ", ") + p->name;
+    return "no plugin named \"" + name + "\" in " + dir.string() + " (loaded: " + (have.empty() ? "none" : have) + ")";
+}
+
 }  // namespace herd::plugins

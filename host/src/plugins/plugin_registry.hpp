@@ -34,6 +34,9 @@ public:
     std::shared_ptr<LoadedPlugin> find(const std::string& name) const;
     std::vector<std::shared_ptr<LoadedPlugin>> plugins() const;
     std::vector<Refusal> refusals() const;
+    // Why there is no plugin called `name`: the refusal of the file that would have been it, or
+    // which plugins `dir` does have.
+    std::string why_missing(const std::string& name, const std::filesystem::path& dir) const;
 
 private:
     FileReport load_locked(const std::filesystem::path& file);

@@ -20,7 +20,7 @@ config::Diagnostics check_pipelines(const config::Config& cfg, const plugins::Pl
             auto plugin = registry.find(ref.plugin);
             std::string why;
             if (!plugin)
-                why = "no plugin named \"" + ref.plugin + "\" in " + cfg.host.plugin_dir.string();
+                why = registry.why_missing(ref.plugin, cfg.host.plugin_dir);
             else
                 plugin->find(ref.kind, ref.factory, &why);
             if (!why.empty())
