@@ -49,3 +49,20 @@ TEST_CASE("herd sd says what is wrong", "[sd]") {
     CHECK(missing.code == 1);
     CHECK_THAT(missing.err, Contains("no [[discovery]] named \"nope\" (defined: r)"));
 }
+
+TEST_CASE("herd sd removes its scratch directory on every way out", "[sd]") {
+    test::TempDir dir, tmp;
+    test::write_file(dir / "herd.toml", "[[discovery]]\nname = \"r\"\nplugin = \"sd_file\"\ntargets = [\"10.0.0.2:9090\"]\n"
+                                        "[[discovery]]\nname = \"bad\"\nplugin = \"sd_file\"\ntargets = [\"no port\"]\n");
+    auto with_tmp = [&](const std::string& name) {
+        return test::run({"env", "TMPDIR=" + tmp.path().string(), test::herd_binary().string(), "--no-isolation", "sd", "-c",
+                          (dir / "herd.toml").string(), "--discovery", name, "--once"});
+    };
+    auto empty = [&] { return std::filesystem::is_empty(tmp.path()); };
+    auto ok = with_tmp("r");
+    CHECK(ok.code == 0);
+    CHECK(empty());
+    auto refused = with_tmp("bad");  // the instance is not created: an early way out
+    CHECK(refused.code == 1);
+    CHECK(empty());
+}

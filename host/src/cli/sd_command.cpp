@@ -23,6 +23,14 @@ int sd(const Common& c, const std::filesystem::path& file, const std::string& na
     runtime::block_signals();  // before any thread: the main thread waits for SIGINT/SIGTERM below
     // A debugging run writes nothing into the real data_dir.
     auto scratch = std::filesystem::temp_directory_path() / ("herd-sd-" + std::to_string(::getpid()));
+    // Removed on every way out (a bad file, a provider that does not start, --once, Ctrl-C).
+    struct RemoveOnExit {
+        std::filesystem::path dir;
+        ~RemoveOnExit() {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    } remove_scratch{scratch};
     auto opened = open_instance(c, file, HERD_KIND_DISCOVERY, "discovery", name, scratch);
     if (!opened) return 1;
     const auto& cfg = opened->cfg;
@@ -63,8 +71,6 @@ int sd(const Common& c, const std::filesystem::path& file, const std::string& na
         // Nothing good to show and an error to tell: a failure. Last good groups with an error: shown, 0.
         const int rc = st && st->state == discovery::ProviderStatus::State::failing && manager.groups(name).empty() ? 1 : 0;
         runner.stop();
-        std::error_code ec;
-        std::filesystem::remove_all(scratch, ec);
         return rc;
     }
     // Follow: print on every change until SIGINT/SIGTERM.
@@ -91,8 +97,6 @@ int sd(const Common& c, const std::filesystem::path& file, const std::string& na
     }
     waiter.join();
     runner.stop();
-    std::error_code ec;
-    std::filesystem::remove_all(scratch, ec);
     return 0;
 }
 
