@@ -200,7 +200,7 @@ TEST_CASE("a plugin that crashes in create is reported by the create probe", "[a
     REQUIRE(r.plugin);
     test::TempDir dir;
     plugins::CreateError err;
-    CHECK_FALSE(plugins::probe_create(*r.plugin, *r.plugin->factories.at(0), "c", "{}", dir.path(), dir.path(), &err));
+    CHECK_FALSE(plugins::probe_create(*r.plugin, *r.plugin->factories.at(0), std::chrono::seconds(30), "c", "{}", dir.path(), dir.path(), &err));
     CHECK_THAT(err.message, Contains("crashed in create with SIGSEGV") || Contains("gave no answer"));
 }
 

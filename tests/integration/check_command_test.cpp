@@ -169,6 +169,18 @@ checks = [{ discovery = "svc", check_name = "http_check", instances = [{ url = "
                           Contains("herd.toml:4:1: \"heartbeat_timeout\" must be at least twice \"heartbeat\""));
 }
 
+TEST_CASE("the create probe's timeout is [host] create_probe_timeout", "[check][isolation]") {
+    test::TempDir dir;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = check(dir, fixtures_host() + "create_probe_timeout = \"1s\"\n"
+                                          "[[discovery]]\nname = \"h\"\nplugin = \"throwing_create\"\nfail = \"hang\"\n");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("discovery \"h\": create did not return within 1000 ms ([host] create_probe_timeout)"));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(25));  // not the 30 s default
+    auto bad = check(dir, "[host]\nload_probe_timeout = \"0s\"\n");
+    CHECK_THAT(bad.err, Contains("\"load_probe_timeout\" is not a positive duration"));
+}
+
 TEST_CASE("global flags work after the subcommand too", "[check]") {
     test::TempDir dir;
     test::write_file(dir / "herd.toml", "[host]\nadmin = \"127.0.0.1:0\"\n");

@@ -26,6 +26,7 @@ int check(const Common& c, const std::filesystem::path& file) {
     const auto& cfg = *loaded.config;
     config::Diagnostics errors;
     plugins::PluginRegistry registry(metrics::global(), c.isolate);
+    registry.set_load_probe_timeout(cfg.host.load_probe_timeout);
     if (!std::filesystem::is_directory(cfg.host.plugin_dir))
         errors.push_back({cfg.file, {}, "plugin_dir " + cfg.host.plugin_dir.string() + " is not a directory"});
     else

@@ -142,14 +142,15 @@ private:
                     if (!levels.count(h.log_level))
                         error(pos_of(v.source()), "\"log_level\" must be one of trace, debug, info, warn, error, critical, off");
                 }
-            } else if (k == "drain_timeout") {
+            } else if (k == "drain_timeout" || k == "load_probe_timeout" || k == "create_probe_timeout") {
                 if (expect(v, toml::node_type::string, k, "a duration string like \"10s\"")) {
                     auto d = sdk::parse_duration(v.as_string()->get());
-                    if (!d) error(pos_of(v.source()), "\"drain_timeout\" is not a duration (e.g. \"10s\")");
-                    else h.drain_timeout = *d;
+                    if (!d || d->count() == 0) error(pos_of(v.source()), "\"" + k + "\" is not a positive duration (e.g. \"10s\")");
+                    else (k == "drain_timeout" ? h.drain_timeout : k == "load_probe_timeout" ? h.load_probe_timeout : h.create_probe_timeout) = *d;
                 }
             } else {
-                error(pos_of(key.source()), "unknown key \"" + k + "\" in [host] (expected plugin_dir, data_dir, admin, log_level, drain_timeout)");
+                error(pos_of(key.source()), "unknown key \"" + k + "\" in [host] (expected plugin_dir, data_dir, admin, log_level, "
+                                                                     "drain_timeout, load_probe_timeout, create_probe_timeout)");
             }
         }
     }

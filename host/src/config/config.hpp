@@ -30,6 +30,10 @@ struct HostConfig {
     std::string admin = "127.0.0.1:9095";
     std::string log_level = "info";
     std::chrono::milliseconds drain_timeout{10000};
+    // How long a plugin may take in its throw-away probe process: loading (the entry point) and
+    // create. Past them it is refused as hanging.
+    std::chrono::milliseconds load_probe_timeout{10000};
+    std::chrono::milliseconds create_probe_timeout{30000};
 };
 
 // A [[kv]], [[discovery]] or [[sink]] table: one plugin instance.

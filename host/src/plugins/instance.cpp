@@ -53,19 +53,22 @@ Instance::~Instance() {
     if (handle_) factory_->destroy(handle_);
 }
 
-bool probe_create(const LoadedPlugin& plugin, const herd_factory& factory, const std::string& instance_name,
+bool probe_create(const LoadedPlugin& plugin, const herd_factory& factory, std::chrono::milliseconds timeout,
+                  const std::string& instance_name,
                   const std::string& config_json, const std::filesystem::path& data_dir,
                   const std::filesystem::path& config_dir, CreateError* error) {
     auto r = util::run_child({util::probe_executable().string(), "__probe-create", plugin.file.string(),
                               kind_name(factory.kind), factory.name, instance_name, data_dir.string(),
                               config_dir.string()},
-                             config_json, std::chrono::seconds(30));
+                             config_json, timeout);
     auto fail = [&](std::string m) {
         if (error) *error = {HERD_ERR_INTERNAL, std::move(m), {}};
         return false;
     };
     if (r.spawn_failed) return true;  // no isolation available; the in-process create will tell
-    if (r.timed_out) return fail("create did not return within 30 s: the plugin hangs in create");
+    if (r.timed_out)
+        return fail("create did not return within " + std::to_string(timeout.count()) +
+                    " ms ([host] create_probe_timeout): the plugin hangs in create");
     if (r.signal) return fail("the plugin crashed in create with " + util::describe_signal(r.signal));
     try {
         auto j = nlohmann::json::parse(r.out);

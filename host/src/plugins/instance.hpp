@@ -45,7 +45,8 @@ private:
 // Runs create() + destroy() in a throw-away child process (`herd __probe-create`), so a plugin
 // that crashes or hangs in create is reported instead of taking the host down. Returns false
 // with *error filled when the child crashed, hung or the create failed.
-bool probe_create(const LoadedPlugin& plugin, const herd_factory& factory, const std::string& instance_name,
+bool probe_create(const LoadedPlugin& plugin, const herd_factory& factory, std::chrono::milliseconds timeout,
+                  const std::string& instance_name,
                   const std::string& config_json, const std::filesystem::path& data_dir,
                   const std::filesystem::path& config_dir, CreateError* error);
 

@@ -35,7 +35,7 @@ std::unique_ptr<plugins::Instance> InstanceBuilder::build(const config::Instance
 
     const std::string json = ic.settings.dump();
     plugins::CreateError ce;
-    if (opts_.isolate && !plugins::probe_create(*plugin, *factory, ic.name, json, dir, cfg_.base_dir, &ce))
+    if (opts_.isolate && !plugins::probe_create(*plugin, *factory, cfg_.host.create_probe_timeout, ic.name, json, dir, cfg_.base_dir, &ce))
         return fail(ce.key, naming_key(ce.key, ce.message));
     if (!opts_.keep && opts_.isolate) return nullptr;  // the probe created and destroyed it: checked
 

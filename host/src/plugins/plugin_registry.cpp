@@ -82,13 +82,14 @@ FileReport PluginRegistry::load_locked(const fs::path& file) {
 
 // Loads the file in a child process first. Returns why it must be refused, or "" when it loaded.
 std::string PluginRegistry::probe(const fs::path& file) const {
-    auto r = util::run_child({util::probe_executable().string(), "__probe-load", file.string()}, "",
-                             std::chrono::seconds(10));
+    auto r = util::run_child({util::probe_executable().string(), "__probe-load", file.string()}, "", load_timeout_);
     if (r.spawn_failed) {
         spdlog::warn("cannot start a probe process for {} ({}); loading it without isolation", file.string(), r.err);
         return {};
     }
-    if (r.timed_out) return "hung while loading (no answer within 10 s): its entry point must not block";
+    if (r.timed_out)
+        return "hung while loading (no answer within " + std::to_string(load_timeout_.count()) +
+               " ms, [host] load_probe_timeout): its entry point must not block";
     if (r.signal) return "crashed while loading with " + util::describe_signal(r.signal) + ": the plugin is broken";
     try {
         auto j = nlohmann::json::parse(r.out);

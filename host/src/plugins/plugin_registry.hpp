@@ -5,6 +5,7 @@
 
 #include "plugins/loaded_plugin.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -24,6 +25,8 @@ struct FileReport {
 class PluginRegistry {
 public:
     PluginRegistry(metrics::Registry& metrics, bool isolate);
+    // How long a file may take to load in its probe process ([host] load_probe_timeout).
+    void set_load_probe_timeout(std::chrono::milliseconds t) { load_timeout_ = t; }
 
     // Loads every *.so in dir not loaded before (sorted by file name, so the first of two plugins
     // with one name wins deterministically). Reports every file in the directory.
@@ -44,6 +47,7 @@ private:
 
     metrics::Registry& metrics_;
     bool isolate_;
+    std::chrono::milliseconds load_timeout_{10000};
     mutable std::mutex mu_;
     std::map<std::string, std::shared_ptr<LoadedPlugin>> by_name_;
     std::map<std::filesystem::path, std::shared_ptr<LoadedPlugin>> by_file_;

@@ -166,8 +166,10 @@ int App::run() {
 
     if (!fs::is_directory(cfg.host.plugin_dir))
         spdlog::error("plugin_dir {} is not a directory: no plugins can be loaded", cfg.host.plugin_dir.string());
-    else
+    else {
+        registry_.set_load_probe_timeout(cfg.host.load_probe_timeout);
         registry_.scan(cfg.host.plugin_dir);
+    }
     if (auto errs = check_pipelines(cfg, registry_); !errs.empty()) {
         for (const auto& d : errs) spdlog::error("{}", d.str());
         spdlog::critical("configuration {} has {} error(s); nothing started", cfg.file, errs.size());
@@ -271,6 +273,7 @@ bool App::reload() {
                       (loaded.errors.size() > 1 ? " (and " + std::to_string(loaded.errors.size() - 1) + " more)" : ""));
     }
     config::Config cfg = std::move(*loaded.config);
+    registry_.set_load_probe_timeout(cfg.host.load_probe_timeout);
     if (fs::is_directory(cfg.host.plugin_dir)) registry_.scan(cfg.host.plugin_dir);
 
     if (auto errs = check_pipelines(cfg, registry_); !errs.empty()) {
