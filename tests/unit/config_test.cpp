@@ -55,7 +55,7 @@ TEST_CASE("wrong value types are errors at the value", "[config]") {
     auto all = errors_of(r);
     CHECK_THAT(all, Contains("herd.toml:2:9: \"admin\" must be a string, not an integer"));
     CHECK_THAT(all, Contains("herd.toml:3:13: \"log_level\" must be one of"));
-    CHECK_THAT(all, Contains("herd.toml:4:17: \"drain_timeout\" is not a duration"));
+    CHECK_THAT(all, Contains("herd.toml:4:17: \"drain_timeout\" is not a positive duration"));
 }
 
 TEST_CASE("an admin address without a port is refused", "[config]") {
