@@ -20,13 +20,35 @@ cmake --build "$work/build" > "$work/build.log"
 test -f "$work/build/sd_hello.so"
 test -f "$work/build/sink_echo.so"
 
-# The same plugin through pkg-config only.
+# The same plugin through pkg-config only: --cflags --libs alone give the hidden-symbols link.
 pc_dir=$(dirname "$(find "$prefix" -name herd_plugin_api.pc | head -1)")
 export PKG_CONFIG_PATH=$pc_dir
 mkdir -p "$work/pc"
-g++ -std=c++20 -shared -fPIC $(pkg-config --cflags herd_plugin_api nlohmann_json) "$work/src/hello_discovery.cpp" \
-    -Wl,--version-script="$(pkg-config --variable=versionscript herd_plugin_api)" -Wl,--no-undefined \
+g++ -std=c++20 -shared -fPIC "$work/src/hello_discovery.cpp" $(pkg-config --cflags --libs herd_plugin_api nlohmann_json) \
     -o "$work/pc/sd_hello.so"
+abi=$(sed -n 's/^#define HERD_ABI_MAJOR \([0-9]*\).*/\1/p' "$prefix/include/herd/plugin_api.h").$(sed -n 's/^#define HERD_ABI_MINOR \([0-9]*\).*/\1/p' "$prefix/include/herd/plugin_api.h")
+[ "$(pkg-config --modversion herd_plugin_api)" = "$abi.0" ] || { echo "FAIL: pkg-config version $(pkg-config --modversion herd_plugin_api), ABI $abi"; exit 1; }
+
+# One version story: find_package(herd_plugin_api 1.1) finds this SDK (it speaks 1.1 and more),
+# 2.0 does not, and the package says its ABI and where its header is.
+mkdir -p "$work/pkg"
+cat > "$work/pkg/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(probe NONE)
+find_package(herd_plugin_api 1.1 REQUIRED)
+find_package(herd_plugin_api 2.0 QUIET)
+message(STATUS "abi=${herd_plugin_api_ABI_VERSION} header=${herd_plugin_api_ABI_HEADER} found2=${herd_plugin_api_FOUND}")
+CMAKE
+pkg_out=$(cmake -S "$work/pkg" -B "$work/pkg/build" -DCMAKE_PREFIX_PATH="$prefix" 2>&1)
+grep -q "abi=$abi header=$prefix/include/herd/plugin_api.h found2=0" <<<"$pkg_out" ||
+  { echo "FAIL: the CMake package says: $pkg_out"; exit 1; }
+
+# Linked without the version script: herd plugins warns about what it exports.
+mkdir -p "$work/leaky"
+g++ -std=c++20 -shared -fPIC "$work/src/hello_discovery.cpp" -I"$prefix/include" $(pkg-config --cflags nlohmann_json) \
+    -o "$work/leaky/sd_hello.so"
+leaky=$("$prefix/bin/herd" plugins "$work/leaky" 2>&1 || true)
+grep -q "warning: exports [0-9]* symbols besides herd_plugin_entry" <<<"$leaky" || { echo "FAIL: no warning: $leaky"; exit 1; }
 
 for dir in "$work/build" "$work/pc"; do
   out=$("$prefix/bin/herd" plugins "$dir" 2>&1 || true)

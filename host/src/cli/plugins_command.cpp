@@ -1,6 +1,7 @@
 // `herd plugins [DIR]`: every file in the plugin directory, what it provides, or why it was refused.
 #include "cli/commands.hpp"
 #include "metrics/registry.hpp"
+#include "plugins/exported_symbols.hpp"
 #include "plugins/plugin_registry.hpp"
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,20 @@ int plugins(const Common& c, const std::filesystem::path& dir, bool json) {
                 f.push_back({{"kind", plugins::kind_name(x->kind)}, {"name", x->name},
                              {"description", x->description ? x->description : ""}});
             row["factories"] = f;
+            // More than the entry point exported: linked without the SDK's version script.
+            if (auto syms = plugins::exported_symbols(r.file)) {
+                std::vector<std::string> extra;
+                for (const auto& s : *syms)
+                    if (s != "herd_plugin_entry") extra.push_back(s);
+                if (!extra.empty()) {
+                    std::string some;
+                    for (size_t i = 0; i < extra.size() && i < 3; ++i) some += (i ? ", " : "") + extra[i];
+                    row["warning"] = "exports " + std::to_string(extra.size()) + " symbols besides herd_plugin_entry (" + some +
+                                     (extra.size() > 3 ? ", …" : "") +
+                                     "): link it with herd_add_plugin or $(pkg-config --libs herd_plugin_api), or its "
+                                     "internals can clash with another plugin's";
+                }
+            }
         } else {
             row["status"] = r.skipped ? "skipped" : "refused";
             row["reason"] = r.refusal;
@@ -53,6 +68,7 @@ int plugins(const Common& c, const std::filesystem::path& dir, bool json) {
         if (r["status"] == "loaded") {
             std::cout << r["name"].get<std::string>() << " " << r["version"].get<std::string>() << "  ABI "
                       << r["abi"].get<std::string>() << "  " << r["kinds"].get<std::string>() << "\n";
+            if (r.contains("warning")) std::cout << std::string(w + 4, ' ') << "warning: " << r["warning"].get<std::string>() << "\n";
             for (const auto& f : r["factories"])
                 std::cout << std::string(w + 4, ' ') << "- " << f["kind"].get<std::string>() << " "
                           << f["name"].get<std::string>() << ": " << f["description"].get<std::string>() << "\n";
