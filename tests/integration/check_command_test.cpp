@@ -181,6 +181,23 @@ TEST_CASE("the create probe's timeout is [host] create_probe_timeout", "[check][
     CHECK_THAT(bad.err, Contains("\"load_probe_timeout\" is not a positive duration"));
 }
 
+TEST_CASE("plugin_dir may be a search path", "[check]") {
+    test::TempDir dir;
+    const std::string host = "[host]\nplugin_dir = [\"" + test::fixture_dir().string() + "\", \"" + test::plugin_dir().string() + "\"]\n";
+    // One instance from each directory; a name in both is the first directory's.
+    auto r = check(dir, host + "[[discovery]]\nname = \"a\"\nplugin = \"old_minor\"\n[[discovery]]\nname = \"b\"\nplugin = \"sd_file\"\n"
+                               "targets = [\"h:1\"]\n");
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Contains("plugins from " + test::fixture_dir().string() + ", " + test::plugin_dir().string()));
+    CHECK_THAT(r.err, Contains("selector.so refused: plugin name \"selector\" is taken from an earlier plugin_dir"));
+    auto nowhere = check(dir, "[host]\nplugin_dir = [\"" + test::plugin_dir().string() + "\", \"" + (dir / "nowhere").string() + "\"]\n");
+    CHECK(nowhere.code == 1);
+    CHECK_THAT(nowhere.err, Contains("plugin_dir " + (dir / "nowhere").string() + " is not a directory"));
+    auto missing = check(dir, host + "[[discovery]]\nname = \"c\"\nplugin = \"sd_nope\"\n");
+    CHECK_THAT(missing.err, Contains("no plugin named \"sd_nope\" in " + test::fixture_dir().string() + ", " + test::plugin_dir().string()));
+}
+
 TEST_CASE("global flags work after the subcommand too", "[check]") {
     test::TempDir dir;
     test::write_file(dir / "herd.toml", "[host]\nadmin = \"127.0.0.1:0\"\n");

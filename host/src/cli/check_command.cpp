@@ -27,10 +27,9 @@ int check(const Common& c, const std::filesystem::path& file) {
     config::Diagnostics errors;
     plugins::PluginRegistry registry(metrics::global(), c.isolate);
     registry.set_load_probe_timeout(cfg.host.load_probe_timeout);
-    if (!std::filesystem::is_directory(cfg.host.plugin_dir))
-        errors.push_back({cfg.file, {}, "plugin_dir " + cfg.host.plugin_dir.string() + " is not a directory"});
-    else
-        registry.scan(cfg.host.plugin_dir);
+    for (const auto& d : cfg.host.plugin_dirs)
+        if (!std::filesystem::is_directory(d)) errors.push_back({cfg.file, {}, "plugin_dir " + d.string() + " is not a directory"});
+    registry.scan(cfg.host.plugin_dirs);
 
     // A check must not leave directories behind in the real data_dir: instances get a scratch one.
     auto scratch = std::filesystem::temp_directory_path() / ("herd-check-" + std::to_string(::getpid()));
@@ -65,7 +64,7 @@ int check(const Common& c, const std::filesystem::path& file) {
     std::cout << cfg.file << ": OK (" << kv << " kv, " << disc << " discovery, " << sinks << " sink, "
               << cfg.pipelines.size()
               << " pipelines; plugins from "
-              << cfg.host.plugin_dir.string() << "; admin " << cfg.host.admin << ")\n";
+              << cfg.host.plugin_dirs_text() << "; admin " << cfg.host.admin << ")\n";
     return 0;
 }
 

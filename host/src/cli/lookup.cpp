@@ -44,7 +44,7 @@ std::optional<OpenedInstance> open_instance(const Common& c, const std::filesyst
     const auto* ic = &*chosen;
     plugins::PluginRegistry registry(metrics::global(), c.isolate);
     registry.set_load_probe_timeout(out.cfg.host.load_probe_timeout);
-    if (std::filesystem::is_directory(out.cfg.host.plugin_dir)) registry.scan(out.cfg.host.plugin_dir);
+    registry.scan(out.cfg.host.plugin_dirs);
     config::Config build_cfg = out.cfg;
     if (data_dir) build_cfg.host.data_dir = *data_dir;
     plugins::InstanceBuilder builder(build_cfg, registry, {c.isolate, true});

@@ -84,6 +84,7 @@ public:
         cfg.file = file_;
         cfg.base_dir = base_;
         cfg.host.plugin_dir = default_plugin_dir_;
+        cfg.host.plugin_dirs = {default_plugin_dir_};
         cfg.host.data_dir = "/var/lib/herd";
 
         for (auto&& [key, node] : root) {
@@ -124,8 +125,22 @@ private:
         if (!expect(node, toml::node_type::table, "host", "a table")) return;
         for (auto&& [key, v] : *node.as_table()) {
             const std::string k(key.str());
-            if (k == "plugin_dir" || k == "data_dir") {
-                if (expect(v, toml::node_type::string, k, "a string")) (k == "plugin_dir" ? h.plugin_dir : h.data_dir) = path(v);
+            if (k == "plugin_dir" && v.is_array()) {
+                // A search path: plugin_dir = ["/opt/herd/plugins", "/usr/lib/herd/plugins"].
+                std::vector<fs::path> dirs;
+                const auto& a = *v.as_array();
+                for (size_t i = 0; i < a.size(); ++i)
+                    if (expect(*a.get(i), toml::node_type::string, k + "[" + std::to_string(i) + "]", "a string")) dirs.push_back(path(*a.get(i)));
+                if (a.empty()) error(pos_of(v.source()), "\"plugin_dir\" lists no directory");
+                else if (!dirs.empty()) {
+                    h.plugin_dirs = dirs;
+                    h.plugin_dir = dirs.front();
+                }
+            } else if (k == "plugin_dir" || k == "data_dir") {
+                if (expect(v, toml::node_type::string, k, "a string or, for plugin_dir, an array of strings")) {
+                    (k == "plugin_dir" ? h.plugin_dir : h.data_dir) = path(v);
+                    if (k == "plugin_dir") h.plugin_dirs = {h.plugin_dir};
+                }
             } else if (k == "admin") {
                 if (expect(v, toml::node_type::string, k, "a string")) {
                     h.admin = v.as_string()->get();
@@ -807,6 +822,12 @@ LoadResult load_file(const fs::path& file, const fs::path& default_plugin_dir) {
     ss << in.rdbuf();
     auto base = fs::absolute(file).parent_path();
     return load_text(ss.str(), file.string(), base, default_plugin_dir);
+}
+
+std::string HostConfig::plugin_dirs_text() const {
+    std::string out;
+    for (const auto& d : plugin_dirs) out += (out.empty() ? "" : ", ") + d.string();
+    return out.empty() ? plugin_dir.string() : out;
 }
 
 }  // namespace herd::config

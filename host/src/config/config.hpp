@@ -25,7 +25,9 @@ class table;
 namespace herd::config {
 
 struct HostConfig {
-    std::filesystem::path plugin_dir;
+    std::filesystem::path plugin_dir;                // the first of plugin_dirs, for messages
+    std::vector<std::filesystem::path> plugin_dirs;  // the search path: a name is taken from the first that has it
+    std::string plugin_dirs_text() const;            // "a, b" for messages
     std::filesystem::path data_dir;
     std::string admin = "127.0.0.1:9095";
     std::string log_level = "info";

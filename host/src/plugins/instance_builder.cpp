@@ -23,7 +23,7 @@ std::unique_ptr<plugins::Instance> InstanceBuilder::build(const config::Instance
         return nullptr;
     };
     auto plugin = registry_.find(ic.plugin);
-    if (!plugin) return fail("plugin", registry_.why_missing(ic.plugin, cfg_.host.plugin_dir));
+    if (!plugin) return fail("plugin", registry_.why_missing(ic.plugin, cfg_.host.plugin_dirs_text()));
     std::string why;
     const herd_factory* factory = plugin->find(ic.kind, ic.factory, &why);
     if (!factory) return fail(ic.factory.empty() ? "plugin" : "factory", why);

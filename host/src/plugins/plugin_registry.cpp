@@ -36,6 +36,19 @@ std::vector<FileReport> PluginRegistry::scan(const fs::path& dir) {
     return out;
 }
 
+std::vector<FileReport> PluginRegistry::scan(const std::vector<fs::path>& dirs) {
+    std::vector<FileReport> out;
+    for (const auto& d : dirs) {
+        if (!fs::is_directory(d)) {
+            out.push_back({d, nullptr, "not a directory: no plugins from it", false});
+            continue;
+        }
+        auto r = scan(d);
+        out.insert(out.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
+    }
+    return out;
+}
+
 FileReport PluginRegistry::load(const fs::path& file) {
     std::lock_guard lk(mu_);
     return load_locked(fs::absolute(file).lexically_normal());
@@ -60,8 +73,11 @@ FileReport PluginRegistry::load_locked(const fs::path& file) {
     LoadResult r = load_plugin(file, metrics_);
     if (!r.plugin) return refuse(r.error);
     if (auto it = by_name_.find(r.plugin->name); it != by_name_.end())
-        return refuse("plugin name \"" + r.plugin->name + "\" is already provided by " + it->second->file.string() +
-                      ": remove one of the two files");
+        return refuse(it->second->file.parent_path() == file.parent_path()
+                          ? "plugin name \"" + r.plugin->name + "\" is already provided by " + it->second->file.string() +
+                                ": remove one of the two files"
+                          : "plugin name \"" + r.plugin->name + "\" is taken from an earlier plugin_dir (" +
+                                it->second->file.string() + "): this one is shadowed");
 
     const auto& p = r.plugin;
     std::set<std::string> kinds;
@@ -120,12 +136,12 @@ std::vector<Refusal> PluginRegistry::refusals() const {
     return out;
 }
 
-std::string PluginRegistry::why_missing(const std::string& name, const std::filesystem::path& dir) const {
+std::string PluginRegistry::why_missing(const std::string& name, const std::string& dirs) const {
     for (const auto& r : refusals())
         if (r.file.stem() == name) return "plugin \"" + name + "\" was refused: " + r.file.string() + " " + r.reason;
     std::string have;
     for (const auto& p : plugins()) have += (have.empty() ? "" : ", ") + p->name;
-    return "no plugin named \"" + name + "\" in " + dir.string() + " (loaded: " + (have.empty() ? "none" : have) + ")";
+    return "no plugin named \"" + name + "\" in " + dirs + " (loaded: " + (have.empty() ? "none" : have) + ")";
 }
 
 }  // namespace herd::plugins

@@ -31,6 +31,10 @@ public:
     // Loads every *.so in dir not loaded before (sorted by file name, so the first of two plugins
     // with one name wins deterministically). Reports every file in the directory.
     std::vector<FileReport> scan(const std::filesystem::path& dir);
+    // Every directory of a search path in order: a plugin name is taken from the first that has it
+    // (a later file with a loaded name is refused, saying where the name came from). A directory
+    // that does not exist is reported, not fatal.
+    std::vector<FileReport> scan(const std::vector<std::filesystem::path>& dirs);
     // Loads (or finds, if loaded) one file.
     FileReport load(const std::filesystem::path& file);
 
@@ -39,7 +43,7 @@ public:
     std::vector<Refusal> refusals() const;
     // Why there is no plugin called `name`: the refusal of the file that would have been it, or
     // which plugins `dir` does have.
-    std::string why_missing(const std::string& name, const std::filesystem::path& dir) const;
+    std::string why_missing(const std::string& name, const std::string& dirs) const;
 
 private:
     FileReport load_locked(const std::filesystem::path& file);

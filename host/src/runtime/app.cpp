@@ -164,12 +164,10 @@ int App::run() {
         return 1;
     }
 
-    if (!fs::is_directory(cfg.host.plugin_dir))
-        spdlog::error("plugin_dir {} is not a directory: no plugins can be loaded", cfg.host.plugin_dir.string());
-    else {
-        registry_.set_load_probe_timeout(cfg.host.load_probe_timeout);
-        registry_.scan(cfg.host.plugin_dir);
-    }
+    registry_.set_load_probe_timeout(cfg.host.load_probe_timeout);
+    for (const auto& d : cfg.host.plugin_dirs)
+        if (!fs::is_directory(d)) spdlog::error("plugin_dir {} is not a directory: no plugins can be loaded from it", d.string());
+    registry_.scan(cfg.host.plugin_dirs);
     if (auto errs = check_pipelines(cfg, registry_); !errs.empty()) {
         for (const auto& d : errs) spdlog::error("{}", d.str());
         spdlog::critical("configuration {} has {} error(s); nothing started", cfg.file, errs.size());
@@ -274,7 +272,7 @@ bool App::reload() {
     }
     config::Config cfg = std::move(*loaded.config);
     registry_.set_load_probe_timeout(cfg.host.load_probe_timeout);
-    if (fs::is_directory(cfg.host.plugin_dir)) registry_.scan(cfg.host.plugin_dir);
+    registry_.scan(cfg.host.plugin_dirs);
 
     if (auto errs = check_pipelines(cfg, registry_); !errs.empty()) {
         for (const auto& d : errs) spdlog::error("{}", d.str());

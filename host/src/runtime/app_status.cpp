@@ -19,7 +19,7 @@ admin::StatusSnapshot App::status_locked() const {
     s.last_reload = last_reload_;
     s.last_reload_ok = last_reload_ok_;
     s.last_reload_error = last_reload_error_;
-    if (config_) s.plugin_dir = config_->host.plugin_dir.string();
+    if (config_) s.plugin_dir = config_->host.plugin_dirs_text();
     if (admin_) s.admin = admin_->address();
 
     for (const auto& p : registry_.plugins()) {

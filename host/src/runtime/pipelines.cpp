@@ -20,7 +20,7 @@ config::Diagnostics check_pipelines(const config::Config& cfg, const plugins::Pl
             auto plugin = registry.find(ref.plugin);
             std::string why;
             if (!plugin)
-                why = registry.why_missing(ref.plugin, cfg.host.plugin_dir);
+                why = registry.why_missing(ref.plugin, cfg.host.plugin_dirs_text());
             else
                 plugin->find(ref.kind, ref.factory, &why);
             if (!why.empty())
