@@ -830,4 +830,16 @@ std::string HostConfig::plugin_dirs_text() const {
     return out.empty() ? plugin_dir.string() : out;
 }
 
+std::optional<InstanceConfig> Config::pipeline_kv(const PipelineConfig& pc, const std::string& kv, Diagnostic* error) const {
+    if (!kv.empty()) {
+        if (const auto* k = find(HERD_KIND_KV, kv)) return *k;
+        *error = {file, pc.position_of("kv"), pc.kind + " \"" + pc.name + "\": no [[kv]] named \"" + kv + "\""};
+        return std::nullopt;
+    }
+    std::string why;
+    auto k = default_kv(&why);
+    if (!k) *error = {file, pc.where, pc.kind + " \"" + pc.name + "\": " + why + " with kv = \"...\""};
+    return k;
+}
+
 }  // namespace herd::config

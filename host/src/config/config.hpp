@@ -179,6 +179,9 @@ struct Config {
     // embedded store (kv_sqlite, instance "default", its file in data_dir). nullopt when the
     // file defines several; *why says which.
     std::optional<InstanceConfig> default_kv(std::string* why) const;
+    // The store a pipeline uses: the [[kv]] its `kv` key names, else the default one. nullopt with
+    // *error at the key (or the table) when there is none.
+    std::optional<InstanceConfig> pipeline_kv(const PipelineConfig& pc, const std::string& kv, Diagnostic* error) const;
     Diagnostic at(const InstanceConfig& inst, std::string_view key, std::string message) const {
         return {file, inst.position_of(key), std::move(message)};
     }

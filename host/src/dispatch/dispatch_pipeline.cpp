@@ -50,21 +50,8 @@ std::unique_ptr<DispatchPipeline> DispatchPipeline::create(const config::Pipelin
     const auto& cfg = *pc.dispatch;
     // Only leader candidates use the store: a node needs nothing but its servers and its sink.
     if (cfg.leader) {
-        std::optional<config::InstanceConfig> kv_cfg;
-        if (!cfg.kv.empty()) {
-            if (const auto* k = ctx.config.find(HERD_KIND_KV, cfg.kv)) kv_cfg = *k;
-            else {
-                *error = {ctx.config.file, pc.position_of("kv"), "dispatch \"" + pc.name + "\": no [[kv]] named \"" + cfg.kv + "\""};
-                return nullptr;
-            }
-        } else {
-            std::string why;
-            kv_cfg = ctx.config.default_kv(&why);
-            if (!kv_cfg) {
-                *error = {ctx.config.file, pc.where, "dispatch \"" + pc.name + "\": " + why + " with kv = \"...\""};
-                return nullptr;
-            }
-        }
+        auto kv_cfg = ctx.config.pipeline_kv(pc, cfg.kv, error);
+        if (!kv_cfg) return nullptr;
         p->kv_instance_ = ctx.builder.build(*kv_cfg, error);
         if (!p->kv_instance_) return nullptr;
         p->kv_ = std::make_unique<kv::KvClient>(*p->kv_instance_);
@@ -506,8 +493,8 @@ pipeline::Factory factory() {
                 // `herd check`: the templates, and the sink's instance as the plugin would create it.
                 auto d = template_diagnostics(pc, ctx.config);
                 const auto& cfg = *pc.dispatch;
-                if (!cfg.kv.empty() && !ctx.config.find(HERD_KIND_KV, cfg.kv))
-                    d.push_back({ctx.config.file, pc.position_of("kv"), "dispatch \"" + pc.name + "\": no [[kv]] named \"" + cfg.kv + "\""});
+                config::Diagnostic kv_error;
+                if (cfg.leader && !ctx.config.pipeline_kv(pc, cfg.kv, &kv_error)) d.push_back(kv_error);
                 if (cfg.node)
                     if (const auto* s = ctx.config.find(HERD_KIND_SINK, cfg.sink)) {
                         config::Diagnostic error;

@@ -183,7 +183,10 @@ double Dispatcher::weight_of(const std::string& check) const {
         if (auto n = nodes_.find(a->second.node); n != nodes_.end())
             if (auto w = n->second.weights.find(check); w != n->second.weights.end()) return w->second;
     if (auto w = last_weight_.find(check); w != last_weight_.end()) return w->second;
-    // Never reported: the mean of what is.
+    return mean_weight();
+}
+
+double Dispatcher::mean_weight() const {
     return last_weight_.empty() ? 1.0 : std::max(weight_sum_ / static_cast<double>(last_weight_.size()), 1e-9);
 }
 
@@ -262,7 +265,7 @@ RebalanceResult Dispatcher::rebalance(double min_improvement, bool apply) {
     double total = 0;
     for (const auto& [n, v] : l) total += v;
     const double tolerance =
-        last_weight_.empty() ? 1.0 : std::max(0.05 * total / static_cast<double>(l.size()), weight_of(""));
+        last_weight_.empty() ? 1.0 : std::max(0.05 * total / static_cast<double>(l.size()), mean_weight());
     while (true) {
         auto lo = std::min_element(l.begin(), l.end(), [](auto& a, auto& b) { return a.second < b.second; });
         std::vector<std::pair<double, std::string>> by_load;

@@ -98,6 +98,8 @@ public:
     double load_of(const std::string& node) const;
     std::map<std::string, double> loads() const;  // every node's, in one pass
     double weight_of(const std::string& check) const;
+    // What a check nobody reported weighs: the mean of the reported ones, 1 when there are none.
+    double mean_weight() const;
     size_t count_of(const std::string& node) const;
 
     // The nodes whose assignments changed since the last call: what the pipeline writes to the

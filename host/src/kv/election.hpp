@@ -40,7 +40,6 @@ public:
     void resign();
     // Whether this candidate leads *now*: it won, and renewed within the step-down bound.
     bool leading() const;
-    bool leader() const { return leading(); }
     // The term of the current or last leadership of this candidate (0 before it ever led).
     int64_t term() const { return term_; }
     // When this candidate became leader (system clock), for /status.

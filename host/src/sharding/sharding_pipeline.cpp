@@ -50,21 +50,8 @@ std::unique_ptr<ShardingPipeline> ShardingPipeline::create(const config::Pipelin
     std::unique_ptr<ShardingPipeline> p(new ShardingPipeline(pc, ctx.metrics));
     const auto& cfg = *pc.sharding;
     // Its own instances of the [[kv]] and [[sink]] it names: the pipeline is their only user.
-    std::optional<config::InstanceConfig> kv_cfg;
-    if (!cfg.kv.empty()) {
-        if (const auto* k = ctx.config.find(HERD_KIND_KV, cfg.kv)) kv_cfg = *k;
-    } else {
-        std::string why;
-        kv_cfg = ctx.config.default_kv(&why);
-        if (!kv_cfg) {
-            *error = {ctx.config.file, pc.where, "sharding \"" + pc.name + "\": " + why + " with kv = \"...\""};
-            return nullptr;
-        }
-    }
-    if (!kv_cfg) {
-        *error = {ctx.config.file, pc.position_of("kv"), "sharding \"" + pc.name + "\": no [[kv]] named \"" + cfg.kv + "\""};
-        return nullptr;
-    }
+    auto kv_cfg = ctx.config.pipeline_kv(pc, cfg.kv, error);
+    if (!kv_cfg) return nullptr;
     p->kv_instance_ = ctx.builder.build(*kv_cfg, error);
     if (!p->kv_instance_) return nullptr;
     const auto* sink_cfg = ctx.config.find(HERD_KIND_SINK, cfg.sink);
