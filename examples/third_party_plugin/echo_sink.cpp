@@ -1,7 +1,8 @@
 // sink_echo: the smallest useful sink — it keeps the set a pipeline hands it in one JSON file
 // (an "agent" that reads a single index file), atomically. It shows what every sink does:
 // validate in the constructor, hold exactly the applied set, be idempotent, name the items it
-// refuses, and say what it holds.
+// refuses, and say what it holds — also to the next instance, after a restart.
+// `herd conformance --plugin sink_echo.so --config '{"file": "/tmp/index.json"}'` checks all that.
 //
 //   [[sink]]
 //   name = "index"
@@ -27,6 +28,12 @@ public:
         file_ = ctx.path(cfg.string("file", ""));
         cfg.finish();
         if (file_.empty()) throw herd::sdk::ConfigError("file", "sink_echo needs file = \"<index file>\"");
+        // What the agent holds survives herd: a restarted herd must find it (held() tells the
+        // pipeline what already runs, so nothing is applied twice or dropped).
+        std::ifstream in(file_, std::ios::binary);
+        std::ostringstream text;
+        text << in.rdbuf();
+        if (in && nlohmann::json::parse(text.str(), nullptr, false).is_object()) current_ = text.str();
     }
 
     // The host never calls apply() concurrently on one instance, but held() may come from another thread.
@@ -56,7 +63,10 @@ public:
         std::lock_guard lk(mu_);
         std::vector<herd::sdk::SinkItem> out;
         if (current_.empty()) return out;
-        for (const auto& [name, v] : nlohmann::json::parse(current_).items())
+        // Keep the parsed document in a variable: a range-for over parse(...).items() would iterate a
+        // destroyed temporary (C++20 extends only the proxy's lifetime).
+        const nlohmann::json index = nlohmann::json::parse(current_);
+        for (const auto& [name, v] : index.items())
             out.push_back({name, v["media_type"], v["body"]});
         return out;
     }

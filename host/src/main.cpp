@@ -134,6 +134,24 @@ int main(int argc, char** argv) {
     auto* dp_assign = disp->add_subcommand("assignments", "where each check runs, as the store has it (check, node, term)");
     auto* dp_leader = disp->add_subcommand("leader", "who leads, and since which term");
 
+    herd::cli::ConformanceArgs cf;
+    auto* conf = app.add_subcommand("conformance", "Run the conformance kit against a plugin: every case of its kind's contract, "
+                                                   "through the ABI, each in its own process; pass/fail per case");
+    conf->add_option("--plugin", cf.plugin, "the plugin file (or the name of one in the default plugin directory)");
+    conf->add_option("--kind", cf.kind, "kv, discovery, selector, affinity or sink (default: the plugin's only kind)");
+    conf->add_option("--factory", cf.factory, "the factory to test (default: the plugin's only one of the kind)");
+    conf->add_option("--config", cf.config, "the instance's configuration as JSON, or @file.json (default {})");
+    conf->add_option("--config-dir", cf.config_dir, "base of relative paths in the configuration (default: here)");
+    conf->add_option("--media-type", cf.media_type, "sink items: scrape-config (default), target-groups or check-config");
+    conf->add_option("--require", cf.require, "capabilities whose absence fails a case instead of noting it: "
+                                              "history, binary-keys, leases, validation, load")
+        ->delimiter(',');
+    conf->add_option("--case", cf.only, "run only the cases whose id matches this glob (\"kv.watch*\")");
+    conf->add_option("--case-timeout", cf.case_timeout, "a case running longer is reported as hung (default 120s)");
+    conf->add_option("--wait", cf.wait, "how long a promised event may take: the first groups, a watch event (default 10s)");
+    conf->add_flag("--json", cf.json, "print one JSON report");
+    conf->add_flag("--list", cf.list, "list the cases of --kind and exit");
+
     std::filesystem::path probe_file, probe_dir, probe_config_dir;
     std::string probe_kind, probe_factory, probe_instance;
     auto* probe_load = app.add_subcommand("__probe-load")->group("");
@@ -178,6 +196,10 @@ int main(int argc, char** argv) {
             if (common.log_level.empty()) spdlog::set_level(spdlog::level::warn);
             sink_args.action = *sink_apply ? "apply" : "show";
             return herd::cli::sink(common, sink_args);
+        }
+        if (*conf) {
+            if (!cf.list && cf.plugin.empty()) throw std::invalid_argument("conformance: --plugin is required");
+            return herd::cli::conformance(common, cf);
         }
         if (*sd) {
             // Discovery errors are printed by `sd` itself, once, after the groups.

@@ -21,6 +21,9 @@ herd_status status_of(long http, const json& body) {
     if (msg.find("compacted") != std::string::npos || msg.find("future revision") != std::string::npos)
         return HERD_ERR_COMPACTED;
     if (msg.find("too large") != std::string::npos) return HERD_ERR_TOO_LARGE;  // "request is too large" is a 400
+    // Over the gRPC receive limit (max-request-bytes + 512 KiB) the gateway answers 429 with gRPC's
+    // RESOURCE_EXHAUSTED "received message larger than max": a size problem, not a busy server.
+    if (msg.find("larger than max") != std::string::npos) return HERD_ERR_TOO_LARGE;
     // etcd 3.4 answers auth problems with 400 (InvalidArgument) as often as with 401/403.
     for (const char* auth : {"user name is empty", "permission denied", "invalid auth token", "authentication failed"})
         if (msg.find(auth) != std::string::npos) return HERD_ERR_PERMISSION;

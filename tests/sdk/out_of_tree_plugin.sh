@@ -102,4 +102,12 @@ index = json.load(open(sys.argv[1]))
 assert sorted(index) == ["job-a", "pods"], index
 assert index["pods"]["media_type"] == "application/vnd.herd.file-sd+json", index
 PY
-echo "out-of-tree plugin: built (CMake and pkg-config), listed and run by the installed herd; its sink applied by herd sink"
+# The installed conformance kit on both: every case passes (the authoring guide shows this).
+"$prefix/bin/herd" conformance --plugin "$work/build/sd_hello.so" \
+  --config '{"targets": ["127.0.0.1:9100", "127.0.0.1:9101"], "interval": "100ms"}' | tee "$work/conformance-sd.txt"
+grep -q " 0 failed" "$work/conformance-sd.txt"
+"$prefix/bin/herd" conformance --plugin "$work/build/sink_echo.so" --config "{\"file\": \"$work/conformance-index.json\"}" \
+  | tee "$work/conformance-sink.txt"
+grep -q "PASS  sink.held_after_recreate" "$work/conformance-sink.txt"
+
+echo "out-of-tree plugin: built (CMake and pkg-config), listed and run by the installed herd; its sink applied by herd sink; both pass herd conformance"

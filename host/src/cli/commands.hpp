@@ -41,6 +41,13 @@ struct DispatchArgs {
     std::string name, action, key;
 };
 int dispatch(const Common& c, const DispatchArgs& args);
+struct ConformanceArgs {
+    std::filesystem::path plugin, config_dir;
+    std::string kind, factory, config, media_type, only, case_timeout, wait;
+    std::vector<std::string> require;
+    bool json = false, list = false;
+};
+int conformance(const Common& c, const ConformanceArgs& args);
 int sd(const Common& c, const std::filesystem::path& config, const std::string& discovery, bool once,
        std::chrono::milliseconds timeout);
 
