@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
     kv_list->add_option("prefix", kv_args.key, "key prefix (default: everything)");
     auto* kv_watch = kv->add_subcommand("watch", "print every change under a prefix until Ctrl-C");
     kv_watch->add_option("prefix", kv_args.key, "key prefix (default: everything)");
-    kv_watch->add_option("--from", kv_args.from, "start after this revision (default: now)");
+    kv_watch->add_option("--from", kv_args.from,
+                         "now (default), first (every change the store still retains, then on) or a revision to start after");
 
     herd::cli::SinkArgs sink_args;
     auto* sink = app.add_subcommand("sink", "Apply items to a configured sink by hand, or show what it holds (for debugging)");

@@ -71,7 +71,7 @@ TEST_CASE("conformance kit: kv_sqlite passes, with history, binary keys and leas
     auto r = kit(plugin("kv_sqlite"), {"--config", R"({"path":")" + (dir / "kv.sqlite").string() + R"(","poll_interval":"20ms"})",
                                        "--require", "history,binary-keys,leases"});
     all_pass(r);
-    CHECK(r.results.size() == 13);
+    CHECK(r.results.size() == 14);
 }
 
 TEST_CASE("conformance kit: kv_etcd passes against a real etcd", "[conformance][kv][etcd]") {

@@ -71,6 +71,34 @@ TEST_CASE("herd kv watch prints every change from now on", "[kv-cli]") {
     CHECK(watch.wait(std::chrono::seconds(10)) == 0);
 }
 
+TEST_CASE("herd kv watch --from first replays what the store retains, --from REV what came after REV", "[kv-cli]") {
+    KvCli kv;
+    auto lines = [](const test::Process& p) {
+        const auto o = p.out();
+        return std::count(o.begin(), o.end(), '\n');
+    };
+    const long long r1 = std::stoll(kv({"put", "h/a", "1"}).out);
+    REQUIRE(kv({"put", "h/b", "2"}).code == 0);
+    REQUIRE(kv({"del", "h/a"}).code == 0);
+    test::Process first(kv.argv({"watch", "h/", "--from", "first"}), kv.dir.path(), "first");
+    REQUIRE(test::eventually([&] { return lines(first) == 3; }));
+    const auto out = first.out();
+    CHECK(out.find("\"key\":\"h/a\"") < out.find("\"key\":\"h/b\""));  // in revision order
+    CHECK_THAT(out, Contains("\"type\":\"delete\""));
+    first.signal(SIGINT);
+    CHECK(first.wait(std::chrono::seconds(10)) == 0);
+
+    test::Process after(kv.argv({"watch", "h/", "--from", std::to_string(r1)}), kv.dir.path(), "after");
+    REQUIRE(test::eventually([&] { return lines(after) == 2; }));
+    CHECK(after.out().find("\"value\":\"1\"") == std::string::npos);  // r1 itself is not repeated
+    after.signal(SIGINT);
+    CHECK(after.wait(std::chrono::seconds(10)) == 0);
+
+    auto bad = kv({"watch", "h/", "--from", "yesterday"});
+    CHECK(bad.code == 2);
+    CHECK_THAT(bad.err, Contains("--from \"yesterday\": now, first or a revision"));
+}
+
 TEST_CASE("herd kv without --kv: the only [[kv]], or the embedded store when the file has none", "[kv-cli]") {
     test::TempDir dir;
     // No [[kv]] at all: the embedded kv_sqlite store, in data_dir, shared by every herd process.

@@ -20,7 +20,8 @@ int plugins(const Common& c, const std::filesystem::path& dir, bool json);
 struct KvArgs {
     std::filesystem::path config;
     std::string name, action, key, value, expect;
-    int64_t lease = 0, from = 0;
+    int64_t lease = 0;
+    std::string from = "now";  // watch: "now", "first" (all the store retains) or a revision
     bool json = false;
 };
 int kv(const Common& c, const KvArgs& args);

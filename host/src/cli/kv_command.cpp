@@ -11,8 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
-#include <mutex>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 namespace herd::cli {
 
@@ -56,8 +57,20 @@ int kv(const Common& c, const KvArgs& a) {
             std::cerr << "revision " << rev << "\n";
         } else if (a.action == "watch") {
             std::mutex mu;  // events and errors come from the plugin's thread
-            // Without --from: changes from now on (the revision of a listing is "now").
-            const int64_t from = a.from > 0 ? a.from : client.list(a.key, [](const kv::Entry&) {});
+            // "now": the revision of a listing is the present. "first": after revision 0, i.e.
+            // every change the store retains (a store without history answers with the present
+            // state as puts; one that compacted resets, and the reset line says from where).
+            int64_t from = 0;
+            if (a.from == "now") {
+                from = client.list(a.key, [](const kv::Entry&) {});
+            } else if (a.from != "first") {
+                char* end = nullptr;
+                from = std::strtoll(a.from.c_str(), &end, 10);
+                if (a.from.empty() || *end || from <= 0) {
+                    std::cerr << "--from \"" << a.from << "\": now, first or a revision (a number above 0)\n";
+                    return 2;
+                }
+            }
             auto w = client.watch(
                 a.key, from,
                 [&](const std::vector<kv::Event>& batch) {
@@ -71,6 +84,8 @@ int kv(const Common& c, const KvArgs& a) {
                 [&](int64_t rev) {
                     std::lock_guard lk(mu);
                     std::cout << nlohmann::json{{"type", "reset"}, {"revision", rev}}.dump() << std::endl;
+                    std::cerr << label << "the store no longer has every change asked for (compacted); "
+                              << "relist (herd kv list) and watch --from " << rev << "\n";
                 },
                 [&](herd_status, const std::string& m) {
                     std::lock_guard lk(mu);

@@ -264,6 +264,37 @@ void watch_replay(Context& c) {
                 std::to_string(third.revision));
 }
 
+void watch_from_first(Context& c) {
+    // from_revision 0: "every change with a revision > 0", i.e. all the store retains (`herd kv
+    // watch --from first`). A store without history answers with the present state as puts.
+    require_kv(c);
+    auto inst = c.create();
+    KvDriver kv(*inst);
+    const std::string p = c.unique_prefix() + "first/";
+    Cleanup cleanup{kv, p};
+    kv.put(p + "a", "1");
+    kv.put(p + "b", "2");
+    kv.put(p + "a", "3");
+    kv.del(p + "b");
+    const auto state = state_of(kv, p);
+    KvWatcher w(kv, p, 0);
+    c.require(w.status == HERD_OK, "watch from revision 0: " + std::string(status_text(w.status)) + " " + w.message);
+    auto done = [&] {
+        std::lock_guard lk(w.mu);
+        return !w.resets.empty();
+    };
+    c.require(eventually([&] { return done() || replay(w, {}) == state; }, c.options().wait),
+              "a watch from revision 0 must replay the retained changes (or reset) within --wait");
+    if (done()) {
+        c.without("history", "the watch from revision 0 reset (the history is compacted)");
+        return;
+    }
+    const auto revs = w.revisions();
+    c.check(std::is_sorted(revs.begin(), revs.end()), "the replayed changes must be in revision order");
+    if (revs.size() != 4) c.without("history", "from revision 0 the watch gave the present state (" + std::to_string(revs.size()) +
+                                                   " events), not the 4 changes");
+}
+
 void unwatch(Context& c) {
     require_kv(c);
     const size_t threads_before = thread_count();
@@ -413,6 +444,7 @@ std::vector<Case> kv_cases() {
         {"kv.cas_threads", "8 threads doing CAS increments on one key lose no update", cas_threads},
         {"kv.watch_order", "a watch from a listing's revision: every change, in order, no gap, no duplicate", watch_order},
         {"kv.watch_replay", "a watch from an earlier revision replays what followed it (or resets)", watch_replay},
+        {"kv.watch_from_first", "a watch from revision 0 replays everything retained, in order (or resets)", watch_from_first},
         {"kv.unwatch", "after unwatch returns the sink is never called again; no thread is left", unwatch},
         {"kv.large_values", "1 MiB and 16 MiB values: whole, or TOO_LARGE naming the key with nothing written", large_values},
         {"kv.binary", "values of any byte; binary keys stored or refused by name with nothing written", binary},
