@@ -3,10 +3,12 @@
 //   [[discovery]]
 //   name = "k8s"
 //   plugin = "sd_k8s"
-//   role = "endpoints"              # endpoints | endpointslice | pod | service | node
-//   namespaces = ["monitoring"]     # default: all namespaces
-//   label_selector = "app=prometheus"
-//   field_selector = "metadata.name=prometheus"
+//   role = "endpoints"              # endpoints | endpointslice | pod | service | node | ingress
+//   namespaces = ["monitoring"]     # default: all namespaces; or Prometheus' table:
+//                                   # namespaces = { names = ["a"], own_namespace = true }
+//   label_selector = "app=prometheus"            # for the role's own objects; or Prometheus':
+//   field_selector = "metadata.name=prometheus"  # selectors = [{ role = "pod", label = "app=x" }]
+//   attach_metadata = { node = true, namespace = true, deployment = true, job = true, cronjob = true }
 //   kubeconfig = "~/.kube/config"   # with context = "..." (default: current-context);
 //                                   # without kubeconfig and api_server: in-cluster
 //   api_server = "https://10.0.0.1:6443"   # explicit, with bearer_token(_file), ca_file,
@@ -16,6 +18,7 @@
 //   pod_selector = "app=prometheus" # = role pod with that label selector
 //   port = "web"                    # name or number; default: each address's first TCP port
 //   ready_only = true               # only ready endpoints / pods
+#include "config.hpp"
 #include "informer.hpp"
 #include "kube_api.hpp"
 #include "targets.hpp"
@@ -35,123 +38,70 @@ namespace {
 
 const std::string P = "__meta_kubernetes_";
 
-struct Options {
-    std::string role;
-    std::vector<std::string> namespaces;  // empty = all
-    std::string label_selector, field_selector;
-    Connection conn;
-    std::chrono::milliseconds timeout{10000};
-    int watch_timeout_s = 300;
-    bool shortcut = false;         // service / pod_selector: one port per address
-    std::string port;              // name or number
-    bool ready_only = false;
-};
-
-Options parse(const sdk::CreateContext& ctx) {
-    sdk::JsonConfig cfg(ctx.config_json);
-    Options o;
-    auto file = [&](const std::string& f) { return ctx.path(f); };
-    const auto service = cfg.string("service");
-    const auto pod_selector = cfg.string("pod_selector");
-    o.role = cfg.string("role", service ? "endpoints" : pod_selector ? "pod" : "");
-    static const std::set<std::string> roles{"endpoints", "endpointslice", "pod", "service", "node"};
-    if (o.role.empty()) throw sdk::ConfigError("role", "name a role (endpoints, endpointslice, pod, service, node), or use service = \"...\" or pod_selector = \"...\"");
-    if (!roles.count(o.role)) throw sdk::ConfigError("role", "\"" + o.role + "\" is not a role (endpoints, endpointslice, pod, service, node)");
-    if (service && pod_selector) throw sdk::ConfigError("pod_selector", "service and pod_selector are two ways to say the same thing: use one");
-    o.namespaces = cfg.strings("namespaces").value_or(std::vector<std::string>{});
-    o.label_selector = cfg.string("label_selector", "");
-    o.field_selector = cfg.string("field_selector", "");
-    if (service) {
-        if (o.role != "endpoints" && o.role != "endpointslice") throw sdk::ConfigError("service", "service = \"...\" goes with role endpoints or endpointslice");
-        o.shortcut = true;
-        if (o.role == "endpoints") o.field_selector = "metadata.name=" + *service;
-        else o.label_selector = "kubernetes.io/service-name=" + *service;
-    }
-    if (pod_selector) {
-        if (o.role != "pod") throw sdk::ConfigError("pod_selector", "pod_selector goes with role pod");
-        o.shortcut = true;
-        o.label_selector = *pod_selector;
-    }
-    if (auto port = cfg.value("port")) {
-        if (port->is_number_integer()) o.port = std::to_string(port->get<int64_t>());
-        else if (port->is_string()) o.port = port->get<std::string>();
-        else throw sdk::ConfigError("port", "must be a port name or number");
-        o.shortcut = true;
-    }
-    o.ready_only = cfg.boolean("ready_only").value_or(false);
-    o.timeout = cfg.duration("timeout").value_or(o.timeout);
-    const auto wt = cfg.duration("watch_timeout").value_or(std::chrono::minutes(5));
-    o.watch_timeout_s = static_cast<int>(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(wt).count()));
-
-    const std::string kubeconfig = file(cfg.string("kubeconfig", ""));
-    const std::string context = cfg.string("context", "");
-    const std::string api_server = cfg.string("api_server", "");
-    if (!kubeconfig.empty() && !api_server.empty()) throw sdk::ConfigError("api_server", "use kubeconfig or api_server, not both");
-    if (!kubeconfig.empty()) {
-        try {
-            o.conn = from_kubeconfig(kubeconfig, context);
-        } catch (const sdk::Error& e) {
-            throw sdk::ConfigError("kubeconfig", e.what());
-        }
-    } else if (!api_server.empty()) {
-        if (api_server.rfind("http://", 0) != 0 && api_server.rfind("https://", 0) != 0)
-            throw sdk::ConfigError("api_server", "\"" + api_server + "\" must start with https:// (or http://)");
-        o.conn.server = api_server;
-        while (o.conn.server.back() == '/') o.conn.server.pop_back();
-        o.conn.described = "api_server " + o.conn.server;
-    } else if (auto in = in_cluster()) {
-        o.conn = *in;
-    } else {
-        throw sdk::ConfigError("api_server", "not running in a cluster (KUBERNETES_SERVICE_HOST is unset): set kubeconfig or api_server");
-    }
-    if (!context.empty() && kubeconfig.empty()) throw sdk::ConfigError("context", "context needs kubeconfig");
-    // Explicit keys refine whatever the connection came from.
-    if (auto t = cfg.string("bearer_token")) o.conn.token = *t;
-    if (auto t = cfg.string("bearer_token_file")) o.conn.token_file = file(*t);
-    if (auto f = cfg.string("ca_file")) o.conn.tls.ca_file = file(*f);
-    if (auto f = cfg.string("cert_file")) o.conn.tls.cert_file = file(*f);
-    if (auto f = cfg.string("key_file")) o.conn.tls.key_file = file(*f);
-    if (auto b = cfg.boolean("insecure_skip_verify")) o.conn.tls.insecure_skip_verify = *b;
-    if (!o.conn.token.empty() && !o.conn.token_file.empty() && cfg.has("bearer_token") && cfg.has("bearer_token_file"))
-        throw sdk::ConfigError("bearer_token_file", "bearer_token and bearer_token_file: use one");
-    cfg.finish();
-    return o;
+// Where a kind's objects live: "/api/v1/namespaces/ns/pods", or across namespaces.
+std::string collection(const std::string& kind, const std::string& ns) {
+    static const std::map<std::string, std::string> groups{{"endpointslices", "/apis/discovery.k8s.io/v1"},
+                                                           {"ingresses", "/apis/networking.k8s.io/v1"},
+                                                           {"replicasets", "/apis/apps/v1"},
+                                                           {"jobs", "/apis/batch/v1"}};
+    auto it = groups.find(kind);
+    const std::string group = it == groups.end() ? "/api/v1" : it->second;
+    if (kind == "nodes" || kind == "namespaces") return group + "/" + kind;  // cluster-scoped
+    return group + (ns.empty() ? "" : "/namespaces/" + ns) + "/" + kind;
 }
 
-// Where a role's objects live: "/api/v1/namespaces/ns/pods", or across namespaces.
-std::string collection(const std::string& kind, const std::string& ns) {
-    const std::string group = kind == "endpointslices" ? "/apis/discovery.k8s.io/v1" : "/api/v1";
-    if (kind == "nodes") return group + "/nodes";
-    return group + (ns.empty() ? "" : "/namespaces/" + ns) + "/" + kind;
+// The kind of objects a role (or a selector's role) names.
+std::string kind_of(const std::string& role) {
+    if (role == "pod") return "pods";
+    if (role == "service") return "services";
+    if (role == "node") return "nodes";
+    if (role == "endpoints") return "endpoints";
+    if (role == "ingress") return "ingresses";
+    return "endpointslices";
+}
+
+std::string selector_query(const Selector& s) {
+    std::string q;
+    if (!s.label.empty()) q += "labelSelector=" + query_escape(s.label);
+    if (!s.field.empty()) q += std::string(q.empty() ? "" : "&") + "fieldSelector=" + query_escape(s.field);
+    return q;
 }
 
 class SdK8s final : public sdk::Discovery {
 public:
     explicit SdK8s(const sdk::CreateContext& ctx)
-        : host_(ctx.host), name_(ctx.instance_name), opts_(parse(ctx)), client_(opts_.conn, opts_.timeout) {
+        : host_(ctx.host), name_(ctx.instance_name), opts_(parse_options(ctx)), client_(opts_.conn, opts_.timeout) {
         lists_ = host_.counter("herd_sd_k8s_lists_total", "Lists (initial, and after a 410 or a failure) an sd_k8s instance made.",
                                {"discovery"}).with({name_});
         events_ = host_.counter("herd_sd_k8s_watch_events_total", "Watch events (ADDED, MODIFIED, DELETED) an sd_k8s instance received.",
                                 {"discovery"}).with({name_});
         objects_gauge_ = host_.gauge("herd_sd_k8s_objects", "Kubernetes objects an sd_k8s instance holds (all kinds it watches).",
                                      {"discovery"}).with({name_});
-        const std::string primary = opts_.role == "pod" ? "pods" : opts_.role == "service" ? "services"
-                                  : opts_.role == "node" ? "nodes" : opts_.role == "endpoints" ? "endpoints" : "endpointslices";
-        std::vector<std::string> kinds{primary};
-        if (opts_.role == "endpoints" || opts_.role == "endpointslice") kinds = {primary, "services", "pods"};
+        const std::string primary = kind_of(opts_.role);
+        // What is watched, as Prometheus watches it: the role's objects per namespace, the
+        // services and pods the endpoints roles look up (per namespace too), and what
+        // attach_metadata needs (nodes and namespaces cluster-wide, ReplicaSets and Jobs per
+        // namespace).
+        std::vector<std::pair<std::string, bool>> kinds{{primary, primary != "nodes"}};  // kind, namespaced
+        if (opts_.role == "endpoints" || opts_.role == "endpointslice") kinds.insert(kinds.end(), {{"services", true}, {"pods", true}});
+        if (opts_.attach.node) kinds.emplace_back("nodes", false);
+        if (opts_.attach.ns) kinds.emplace_back("namespaces", false);
+        if (opts_.attach.deployment) kinds.emplace_back("replicasets", true);
+        if (opts_.attach.job || opts_.attach.cronjob) kinds.emplace_back("jobs", true);
         std::vector<std::string> namespaces = opts_.namespaces;
-        if (namespaces.empty() || opts_.role == "node") namespaces = {""};
-        for (const auto& kind : kinds)
-            for (const auto& ns : namespaces) {
-                std::string sel;
-                if (kind == primary) {
-                    if (!opts_.label_selector.empty()) sel += "labelSelector=" + query_escape(opts_.label_selector);
-                    if (!opts_.field_selector.empty()) sel += std::string(sel.empty() ? "" : "&") + "fieldSelector=" + query_escape(opts_.field_selector);
-                }
+        if (namespaces.empty()) namespaces = {""};
+        for (const auto& [kind, namespaced] : kinds) {
+            std::string sel;
+            for (const auto& [role, s] : opts_.selectors)
+                if (kind_of(role) == kind) sel = selector_query(s);
+            for (const auto& ns : namespaced ? namespaces : std::vector<std::string>{""}) {
                 const size_t id = informers_.size();
                 listed_.push_back(false);
                 informers_.push_back(std::make_unique<Informer>(client_, collection(kind, ns), sel, opts_.watch_timeout_s, handler(id, kind, ns)));
             }
+        }
+        related_.pods_in_own_namespace = opts_.namespaces_listed;
+        related_.job_names = opts_.attach.job;
         primary_ = primary;
     }
     ~SdK8s() override { stop(); }
@@ -185,6 +135,8 @@ private:
             else objects_[kind][key] = obj;
             events_.add();
             if (kind == primary_) publish_locked({Scope::key, key});
+            else if (kind == "nodes") publish_locked({Scope::node, key});
+            else if (kind == "namespaces") publish_locked({Scope::ns, key});
             else publish_locked({Scope::ns, obj.value("metadata", json::object()).value("namespace", "")});
         };
         h.error = [this](const std::string& m) {
@@ -202,15 +154,22 @@ private:
     // endpoints roles look up — those in the namespace the event is in. Rebuilding only those
     // keeps a busy cluster (pods change all the time) from rebuilding every group per event.
     struct Scope {
-        enum { all, key, ns } what = all;
+        enum { all, key, ns, node } what = all;
         std::string value;
     };
 
     json build(const json& o) {
-        const Related related{&objects_["pods"], &objects_["services"]};
-        json g = opts_.role == "pod"          ? pod_group(o)
-               : opts_.role == "service"      ? service_group(o)
+        Related related = related_;
+        related.pods = &objects_["pods"];
+        related.services = &objects_["services"];
+        if (opts_.attach.node) related.nodes = &objects_["nodes"];
+        if (opts_.attach.ns) related.namespaces = &objects_["namespaces"];
+        if (opts_.attach.deployment) related.replicasets = &objects_["replicasets"];
+        if (opts_.attach.cronjob) related.jobs = &objects_["jobs"];
+        json g = opts_.role == "pod"          ? pod_group(o, related)
+               : opts_.role == "service"      ? service_group(o, related)
                : opts_.role == "node"         ? node_group(o)
+               : opts_.role == "ingress"      ? ingress_group(o, related)
                : opts_.role == "endpoints"    ? endpoints_group(o, related)
                                               : endpointslice_group(o, related);
         if (opts_.shortcut) shortcut(g);
@@ -238,6 +197,9 @@ private:
         if (scope.what == Scope::key) {
             if (auto it = primary.find(scope.value); it != primary.end()) rebuilt.push_back(build(it->second));
             else gone.push_back(source_of(opts_.role, json{{"metadata", key_to_meta(scope.value)}}));
+        } else if (scope.what == Scope::node) {  // the primaries on (or naming) that node
+            for (const auto& [key, o] : primary)
+                if (refers_to_node(opts_.role, o, scope.value)) rebuilt.push_back(build(o));
         } else {
             for (auto it = primary.lower_bound(scope.value + "/"); it != primary.end() && it->first.rfind(scope.value + "/", 0) == 0; ++it)
                 rebuilt.push_back(build(it->second));
@@ -287,7 +249,8 @@ private:
             if (!opts_.port.empty()) {
                 if (opts_.port != name && opts_.port != number) continue;
             } else {
-                if (protocol != "TCP" || hosts_done.count(host)) continue;
+                // The API server defaults a port's protocol to TCP: "" is TCP.
+                if ((protocol != "TCP" && !protocol.empty()) || hosts_done.count(host)) continue;
                 hosts_done.insert(host);
             }
             kept.push_back(std::move(t));
@@ -306,6 +269,7 @@ private:
     std::mutex mu_;
     std::map<std::string, Objects> objects_;  // kind -> objects
     std::vector<bool> listed_;
+    Related related_;  // the flags; build() points it at the caches
     sdk::GroupPublisher publisher_;
     sdk::WatchSet threads_;  // last: stops before the rest goes
 };

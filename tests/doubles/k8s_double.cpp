@@ -19,7 +19,11 @@ const std::map<std::string, std::pair<std::string, std::string>> kinds = {  // c
     {"services", {"Service", "v1"}},
     {"endpoints", {"Endpoints", "v1"}},
     {"endpointslices", {"EndpointSlice", "discovery.k8s.io/v1"}},
-    {"nodes", {"Node", "v1"}}};
+    {"nodes", {"Node", "v1"}},
+    {"namespaces", {"Namespace", "v1"}},
+    {"ingresses", {"Ingress", "networking.k8s.io/v1"}},
+    {"replicasets", {"ReplicaSet", "apps/v1"}},
+    {"jobs", {"Job", "batch/v1"}}};
 
 json status(int code, const std::string& reason, const std::string& message) {
     return {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},
@@ -210,18 +214,28 @@ void K8sDouble::handle(const DoubleRequest& req, DoubleReply& reply) {
         if (S.unauthorized > 0) --S.unauthorized;
         return send_json(401, status(401, "Unauthorized", "Unauthorized"));
     }
-    // /api/v1[/namespaces/{ns}]/{collection} or /apis/discovery.k8s.io/v1[/namespaces/{ns}]/endpointslices
-    std::string rest;
-    if (req.path.rfind("/api/v1/", 0) == 0) rest = req.path.substr(8);
-    else if (req.path.rfind("/apis/discovery.k8s.io/v1/", 0) == 0) rest = req.path.substr(26);
-    else return send_json(404, status(404, "NotFound", "the server could not find the requested resource"));
+    // /api/v1[/namespaces/{ns}]/{collection} or /apis/{group}/{version}[/namespaces/{ns}]/{collection};
+    // a collection is served only under its own group and version, as the API server does.
+    std::string rest, api_version;
+    if (req.path.rfind("/api/v1/", 0) == 0) {
+        rest = req.path.substr(8);
+        api_version = "v1";
+    } else if (req.path.rfind("/apis/", 0) == 0) {
+        auto gv = split(req.path.substr(6), '/');
+        if (gv.size() < 3) return send_json(404, status(404, "NotFound", "the server could not find the requested resource"));
+        api_version = gv[0] + "/" + gv[1];
+        rest = req.path.substr(6 + gv[0].size() + 1 + gv[1].size() + 1);
+    } else {
+        return send_json(404, status(404, "NotFound", "the server could not find the requested resource"));
+    }
     std::string ns;
     auto parts = split(rest, '/');
     if (parts.size() == 3 && parts[0] == "namespaces") {
         ns = parts[1];
         parts = {parts[2]};
     }
-    if (parts.size() != 1 || !kinds.count(parts[0])) return send_json(404, status(404, "NotFound", "the server could not find the requested resource"));
+    if (parts.size() != 1 || !kinds.count(parts[0]) || kinds.at(parts[0]).second != api_version)
+        return send_json(404, status(404, "NotFound", "the server could not find the requested resource"));
     const std::string collection = parts[0];
     const std::string labels = req.param("labelSelector"), fields = req.param("fieldSelector");
     auto matches = [&](const json& o) {

@@ -338,3 +338,65 @@ TEST_CASE("sd_k8s: herd sd prints its target groups as file_sd JSON with the met
     CHECK(groups[0]["labels"]["__meta_kubernetes_pod_name"] == "prom-0");
     CHECK(groups[0]["labels"]["__meta_kubernetes_pod_container_port_name"] == "web");
 }
+
+namespace {
+// The labels of the target at `address` (group labels merged under the target's), or {}.
+std::map<std::string, std::string> labels_of(const RunningDiscovery& sd, const std::string& address) {
+    for (const auto& g : sd.groups())
+        for (const auto& t : g.targets)
+            if (t.at("__address__") == address) {
+                std::map<std::string, std::string> out(g.labels.begin(), g.labels.end());
+                for (const auto& [k, v] : t) out[k] = v;
+                return out;
+            }
+    return {};
+}
+}  // namespace
+
+TEST_CASE("sd_k8s: attach_metadata and selectors as Prometheus configures them, kept current by their own watches", "[sd_k8s]") {
+    K8sDouble k8s;
+    json p = pod("web-1", "10.0.0.1");
+    p["spec"]["nodeName"] = "node-a";
+    p["metadata"]["ownerReferences"] = json::parse(R"([{"kind": "ReplicaSet", "name": "web-6d4f", "controller": true}])");
+    k8s.apply("pods", p);
+    k8s.apply("pods", pod("other", "10.0.0.9", true, "grafana"));
+    k8s.apply("nodes", {{"metadata", {{"name", "node-a"}, {"labels", {{"zone", "z1"}}}}}});
+    k8s.apply("namespaces", {{"metadata", {{"name", "monitoring"}, {"labels", {{"team", "sre"}}}}}});
+    k8s.apply("replicasets", {{"metadata", {{"name", "web-6d4f"}, {"namespace", "monitoring"},
+                                            {"ownerReferences", {{{"kind", "Deployment"}, {"name", "web"}, {"controller", true}}}}}}});
+    test::TempDir dir;
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "pod", "namespaces": {"names": ["monitoring"]},
+        "selectors": [{"role": "pod", "label": "app=prometheus"}],
+        "attach_metadata": {"node": true, "namespace": true, "deployment": true})"), dir.path());
+    REQUIRE(test::eventually([&] { return !labels_of(sd, "10.0.0.1:9090").empty(); }));
+    auto l = labels_of(sd, "10.0.0.1:9090");
+    CHECK(l["__meta_kubernetes_node_label_zone"] == "z1");
+    CHECK(l["__meta_kubernetes_namespace_label_team"] == "sre");
+    CHECK(l["__meta_kubernetes_pod_deployment_name"] == "web");
+    CHECK(labels_of(sd, "10.0.0.9:9090").empty());  // the pod selector
+    CHECK(k8s.saw_query("labelSelector=app%3Dprometheus"));
+
+    // A node's labels change: the pods on it get the new ones, from the node watch alone.
+    k8s.apply("nodes", {{"metadata", {{"name", "node-a"}, {"labels", {{"zone", "z2"}}}}}});
+    CHECK(test::eventually([&] { return labels_of(sd, "10.0.0.1:9090")["__meta_kubernetes_node_label_zone"] == "z2"; }));
+    k8s.apply("namespaces", {{"metadata", {{"name", "monitoring"}, {"labels", {{"team", "platform"}}}}}});
+    CHECK(test::eventually([&] { return labels_of(sd, "10.0.0.1:9090")["__meta_kubernetes_namespace_label_team"] == "platform"; }));
+    // Without its node a pod has no target (Prometheus waits for the node as well).
+    k8s.remove("nodes", "", "node-a");
+    CHECK(test::eventually([&] { return labels_of(sd, "10.0.0.1:9090").empty(); }));
+}
+
+TEST_CASE("sd_k8s: role ingress from networking.k8s.io/v1", "[sd_k8s]") {
+    K8sDouble k8s;
+    k8s.apply("ingresses", json::parse(R"({"metadata": {"name": "shop", "namespace": "web"},
+      "spec": {"tls": [{"hosts": ["*.example.com"]}], "rules": [{"host": "shop.example.com", "http": {"paths": [{"path": "/api"}]}}]}})"));
+    test::TempDir dir;
+    RunningDiscovery sd("sd_k8s", config(k8s, R"(, "role": "ingress")"), dir.path());
+    REQUIRE(test::eventually([&] { return !labels_of(sd, "shop.example.com").empty(); }));
+    auto l = labels_of(sd, "shop.example.com");
+    CHECK(l["__meta_kubernetes_ingress_scheme"] == "https");
+    CHECK(l["__meta_kubernetes_ingress_path"] == "/api");
+    CHECK(l["__meta_kubernetes_namespace"] == "web");
+    k8s.remove("ingresses", "web", "shop");
+    CHECK(test::eventually([&] { return sd.addresses().empty(); }));
+}
