@@ -2,14 +2,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <stdexcept>
 
 namespace herd::sd_file {
 
 using nlohmann::json;
 
-bool valid_label_name(std::string_view n) {
+bool valid_label_name(std::string_view n, NameScheme scheme) {
     if (n.empty()) return false;
+    if (scheme == NameScheme::utf8) return valid_utf8(n);
     for (size_t i = 0; i < n.size(); ++i) {
         char c = n[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
@@ -17,20 +19,6 @@ bool valid_label_name(std::string_view n) {
     }
     return true;
 }
-
-bool valid_address(std::string_view a) {
-    if (a.empty() || a.find_first_of(" \t/\"'") != std::string_view::npos) return false;
-    size_t colon = a.rfind(':');
-    if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
-    if (a.front() == '[' && a[colon - 1] != ']') return false;
-    for (size_t i = colon + 1; i < a.size(); ++i)
-        if (a[i] < '0' || a[i] > '9') return false;
-    return std::stoul(std::string(a.substr(colon + 1))) <= 65535;
-}
-
-namespace {
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) { throw std::runtime_error(path + ": " + what); }
 
 bool valid_utf8(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
@@ -50,8 +38,25 @@ bool valid_utf8(std::string_view s) {
     return true;
 }
 
-void check_label(const std::string& path, const std::string& where, const std::string& name, const std::string& value) {
-    if (!valid_label_name(name)) fail(path, where + ": \"" + name + "\" is not a valid label name");
+bool valid_address(std::string_view a) {
+    if (a.empty() || a.find_first_of(" \t/\"'") != std::string_view::npos) return false;
+    size_t colon = a.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
+    if (a.front() == '[' && a[colon - 1] != ']') return false;
+    for (size_t i = colon + 1; i < a.size(); ++i)
+        if (a[i] < '0' || a[i] > '9') return false;
+    return std::stoul(std::string(a.substr(colon + 1))) <= 65535;
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw std::runtime_error(path + ": " + what); }
+
+void check_label(const std::string& path, const std::string& where, const std::string& name, const std::string& value,
+                 NameScheme scheme) {
+    if (!valid_label_name(name, scheme))
+        fail(path, where + ": \"" + name + "\" is not a valid label name" +
+                       (scheme == NameScheme::legacy ? " ([a-zA-Z_][a-zA-Z0-9_]*: name_validation_scheme = \"legacy\")" : ""));
     if (!valid_utf8(value)) fail(path, where + ": the value of \"" + name + "\" is not valid UTF-8");
 }
 
@@ -61,7 +66,7 @@ json group(const std::string& source, const std::vector<std::string>& targets, c
     return g;
 }
 
-json parse_json_groups(const std::string& path, std::string_view content) {
+json parse_json_groups(const std::string& path, std::string_view content, NameScheme scheme) {
     json doc;
     try {
         doc = json::parse(content.begin(), content.end());
@@ -90,7 +95,7 @@ json parse_json_groups(const std::string& path, std::string_view content) {
                 if (!it->is_object()) fail(path, where + ": \"labels\" must be an object");
                 for (auto l = it->begin(); l != it->end(); ++l) {
                     if (!l->is_string()) fail(path, where + ": label \"" + l.key() + "\" must be a string");
-                    check_label(path, where, l.key(), l->get<std::string>());
+                    check_label(path, where, l.key(), l->get<std::string>(), scheme);
                     labels[l.key()] = l->get<std::string>();
                 }
             } else {
@@ -108,7 +113,19 @@ std::string scalar(const std::string& path, const std::string& where, const YAML
     return n.Scalar();
 }
 
-json parse_yaml_groups(const std::string& path, std::string_view content) {
+// As go-yaml's UnmarshalStrict: a mapping that has a key twice is an error (yaml-cpp keeps one).
+void no_duplicate_keys(const std::string& path, const std::string& where, const YAML::Node& map) {
+    std::map<std::string, int> seen;  // key -> line
+    for (const auto& kv : map) {
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        const int line = kv.first.Mark().line + 1;
+        if (auto [it, fresh] = seen.emplace(key, line); !fresh)
+            fail(path, where + ": line " + std::to_string(line) + ": key \"" + key + "\" already set in map (line " +
+                           std::to_string(it->second) + ")");
+    }
+}
+
+json parse_yaml_groups(const std::string& path, std::string_view content, NameScheme scheme) {
     YAML::Node doc;
     try {
         doc = YAML::Load(std::string(content));
@@ -123,6 +140,7 @@ json parse_yaml_groups(const std::string& path, std::string_view content) {
         const std::string where = "group " + std::to_string(i) + " (line " + std::to_string(item.Mark().line + 1) + ")";
         if (item.IsNull()) fail(path, "nil target group item found (" + where + ")");
         if (!item.IsMap()) fail(path, where + " is not a mapping");
+        no_duplicate_keys(path, where, item);
         std::vector<std::string> targets;
         Labels labels;
         for (const auto& kv : item) {
@@ -134,10 +152,11 @@ json parse_yaml_groups(const std::string& path, std::string_view content) {
             } else if (key == "labels") {
                 if (kv.second.IsNull()) continue;
                 if (!kv.second.IsMap()) fail(path, where + ": \"labels\" must be a mapping");
+                no_duplicate_keys(path, where + ": labels", kv.second);
                 for (const auto& l : kv.second) {
                     std::string name = scalar(path, where + ": a label name", l.first);
                     std::string value = scalar(path, where + ": label \"" + name + "\"", l.second);
-                    check_label(path, where, name, value);
+                    check_label(path, where, name, value, scheme);
                     labels[name] = value;
                 }
             } else {
@@ -156,9 +175,20 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-json parse_file_sd(const std::string& path, std::string_view content) {
-    if (ends_with(path, ".json")) return parse_json_groups(path, content);
-    if (ends_with(path, ".yml") || ends_with(path, ".yaml")) return parse_yaml_groups(path, content);
+std::string file_sd_format(std::string_view name) {
+    for (const char* ext : {".json", ".yml", ".yaml", ".JSON", ".YML", ".YAML"})
+        if (ends_with(name, ext) && name.size() > std::string_view(ext).size()) {
+            std::string f(ext + 1);
+            for (auto& ch : f) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            return f == "yaml" ? "yml" : f;
+        }
+    return "";
+}
+
+json parse_file_sd(const std::string& path, std::string_view content, NameScheme scheme) {
+    const std::string format = file_sd_format(path);
+    if (format == "json") return parse_json_groups(path, content, scheme);
+    if (format == "yml") return parse_yaml_groups(path, content, scheme);
     fail(path, "unsupported file extension (file_sd files end in .json, .yml or .yaml)");
 }
 

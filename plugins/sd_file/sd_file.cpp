@@ -186,7 +186,7 @@ private:
             for (const auto& path : expand(pattern)) {
                 if (!matched.insert(path).second) continue;
                 try {
-                    last_good_[path] = parse_file_sd(path, read_file(path));
+                    last_good_[path] = parse_file_sd(path, read_file(path), cfg_.names);
                 } catch (const std::exception& e) {
                     errors.push_back(e.what());
                 }

@@ -2,7 +2,6 @@
 
 #include <herd/sdk/json_config.hpp>
 
-#include <cstring>
 #include <filesystem>
 
 namespace herd::sd_file {
@@ -38,17 +37,17 @@ Config parse_config(std::string_view json, const std::string& config_dir) {
             if (slash != std::string::npos && g.find_first_of("*?[", 0) < slash)
                 throw sdk::ConfigError(key, "\"" + g + "\": a glob may only appear in the file name, not in directories");
             auto name = slash == std::string::npos ? g : g.substr(slash + 1);
-            bool ext_ok = false;
-            for (const char* ext : {".json", ".yml", ".yaml"})
-                if (name.size() >= std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
-                    ext_ok = true;
-            if (!ext_ok) throw sdk::ConfigError(key, "\"" + g + "\" must end in .json, .yml or .yaml");
+            if (file_sd_format(name).empty()) throw sdk::ConfigError(key, "\"" + g + "\" must end in .json, .yml or .yaml");
             c.files.push_back(absolute(g, config_dir));
         }
     }
+    if (auto scheme = in.string("name_validation_scheme")) {
+        if (*scheme == "legacy") c.names = NameScheme::legacy;
+        else if (*scheme != "utf8") throw sdk::ConfigError("name_validation_scheme", "\"" + *scheme + "\": utf8 or legacy");
+    }
     if (auto l = in.table("labels")) {
         for (auto it = l->begin(); it != l->end(); ++it) {
-            if (!valid_label_name(it.key()))
+            if (!valid_label_name(it.key(), c.names))
                 throw sdk::ConfigError("labels." + it.key(), "\"" + it.key() + "\" is not a valid label name");
             if (!it->is_string()) throw sdk::ConfigError("labels." + it.key(), "must be a string");
             c.labels[it.key()] = it->get<std::string>();

@@ -15,6 +15,7 @@ struct Config {
     std::vector<std::string> files;    // file_sd globs, absolute
     Labels labels;                     // added to static and endpoints-file targets
     std::chrono::milliseconds refresh_interval{std::chrono::minutes(5)};
+    NameScheme names = NameScheme::utf8;  // name_validation_scheme: "utf8" (Prometheus 3.x) or "legacy"
 };
 
 // Throws herd::sdk::ConfigError naming the key. Relative paths are resolved against config_dir.

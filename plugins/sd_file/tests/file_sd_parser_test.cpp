@@ -42,7 +42,8 @@ TEST_CASE("file_sd refuses what Prometheus refuses", "[sd_file]") {
     CHECK_THROWS_WITH(parse_file_sd("/x.json", R"([null])"), Contains("nil target group item found"));
     CHECK_THROWS_WITH(parse_file_sd("/x.json", R"({"targets":[]})"), Contains("must be a JSON list"));
     CHECK_THROWS_WITH(parse_file_sd("/x.json", R"([{"targets":[1]}])"), Contains("every target must be a string"));
-    CHECK_THROWS_WITH(parse_file_sd("/x.json", R"([{"labels":{"a-b":"x"}}])"), Contains("\"a-b\" is not a valid label name"));
+    CHECK_THROWS_WITH(parse_file_sd("/x.json", R"([{"labels":{"a-b":"x"}}])", NameScheme::legacy), Contains("\"a-b\" is not a valid label name"));
+    CHECK_THROWS_WITH(parse_file_sd("/x.json", R"([{"labels":{"":"x"}}])"), Contains("\"\" is not a valid label name"));
     CHECK_THROWS_WITH(parse_file_sd("/x.json", R"([{"labels":{"a":1}}])"), Contains("label \"a\" must be a string"));
     CHECK_THROWS_WITH(parse_file_sd("/x.json", "[{\"labels\":{\"a\":\"\xff\"}}]"), Contains("invalid JSON"));
     CHECK_THROWS_WITH(parse_file_sd("/x.json", R"([{"targets":["a:1"]})"), Contains("invalid JSON"));
@@ -83,4 +84,34 @@ TEST_CASE("addresses", "[sd_file]") {
     CHECK_FALSE(valid_address("a:b"));
     CHECK_FALSE(valid_address("http://a:1"));
     CHECK_FALSE(valid_address("a:65536"));
+}
+
+TEST_CASE("file_sd label names as Prometheus 3.x validates them: UTF-8 by default, legacy on request", "[sd_file]") {
+    auto g = parse_file_sd("/x.json", R"([{"targets":["a:1"],"labels":{"service.name":"shop","k8s-namespace":"web","名前":"x"}}])");
+    CHECK(g[0]["labels"]["service.name"] == "shop");
+    CHECK(g[0]["labels"]["名前"] == "x");
+    CHECK_NOTHROW(parse_file_sd("/x.yml", "- targets: [a:1]\n  labels: {service.name: shop}\n"));
+    CHECK_THROWS_WITH(parse_file_sd("/x.yml", "- targets: [a:1]\n  labels: {service.name: shop}\n", NameScheme::legacy),
+                      Contains("\"service.name\" is not a valid label name") && Contains("legacy"));
+    CHECK(valid_label_name("a_b9", NameScheme::legacy));
+    CHECK_FALSE(valid_label_name("9a", NameScheme::legacy));
+    CHECK(valid_label_name("9a"));
+    CHECK_FALSE(valid_label_name(std::string("a\xff", 2)));
+}
+
+TEST_CASE("file_sd YAML: a key given twice is an error, as go-yaml's UnmarshalStrict makes it", "[sd_file]") {
+    CHECK_THROWS_WITH(parse_file_sd("/x.yml", "- targets: [a:1]\n  targets: [b:2]\n"),
+                      Contains("/x.yml: group 0 (line 1): line 2: key \"targets\" already set in map (line 1)"));
+    CHECK_THROWS_WITH(parse_file_sd("/x.yml", "- targets: [a:1]\n  labels: {job: a, job: b}\n"),
+                      Contains("labels: line 2: key \"job\" already set in map"));
+    CHECK_NOTHROW(parse_file_sd("/x.yml", "- targets: [a:1]\n- targets: [a:1]\n"));  // two groups are not two keys
+}
+
+TEST_CASE("file_sd file names as Prometheus matches them: lower or upper case extensions", "[sd_file]") {
+    CHECK(file_sd_format("a.json") == "json");
+    CHECK(file_sd_format("a.YAML") == "yml");
+    CHECK(file_sd_format("a.YML") == "yml");
+    CHECK(file_sd_format("a.Json").empty());  // Prometheus' pattern: all lower or all upper
+    CHECK(file_sd_format(".json").empty());
+    CHECK(parse_file_sd("/sd/A.JSON", R"([{"targets":["a:1"]}])").size() == 1);
 }

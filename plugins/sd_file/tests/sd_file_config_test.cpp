@@ -37,7 +37,9 @@ TEST_CASE("sd_file config: every mistake names its key", "[sd_file]") {
     CHECK(key_of(R"({"targets":"a:1"})") == "targets: must be an array of strings");
     CHECK(key_of(R"({"files":["sd/*/x.json"]})").rfind("files[0]: ", 0) == 0);
     CHECK(key_of(R"({"files":["x.txt"]})").rfind("files[0]: ", 0) == 0);
-    CHECK(key_of(R"({"targets":["a:1"],"labels":{"bad-name":"x"}})").rfind("labels.bad-name: ", 0) == 0);
+    CHECK(key_of(R"({"targets":["a:1"],"labels":{"":"x"}})").rfind("labels.: ", 0) == 0);
+    CHECK(key_of(R"({"targets":["a:1"],"name_validation_scheme":"legacy","labels":{"bad-name":"x"}})").rfind("labels.bad-name: ", 0) == 0);
+    CHECK(key_of(R"({"targets":["a:1"],"name_validation_scheme":"ascii"})").rfind("name_validation_scheme: ", 0) == 0);
     CHECK(key_of(R"({"targets":["a:1"],"refresh_interval":"soon"})").rfind("refresh_interval: ", 0) == 0);
     CHECK(key_of(R"({"targets":["a:1"],"refresh_interval":"1ms"})") == "refresh_interval: must be at least 100ms");
     CHECK(key_of(R"({"targets":["a:1"],"target":["b:1"]})") == "target: unknown key \"target\"");
