@@ -4,7 +4,7 @@
 # (keep-alive connections, the same concurrency). The limit is etcd itself; the ratio says how
 # close herd gets to it.
 #
-#   bench/kv/run.sh [seconds per run (5)] [concurrency (8)]
+#   bench/kv/run.sh [seconds per run (5)] [concurrency (8)]     ROUNDS=3 alternating rounds per operation
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -44,10 +44,19 @@ lua cas "{\"compare\":[{\"key\":\"$key\",\"target\":\"MOD\",\"result\":\"GREATER
 declare -A path=([put]=/v3/kv/put [get]=/v3/kv/range [cas]=/v3/kv/txn)
 
 config="{\"endpoints\":[\"$url\"],\"prefix\":\"bench/\"}"
-printf '%-5s %14s %14s %8s   (%ss each, concurrency %s)\n' op "gateway ops/s" "herd ops/s" ratio "$secs" "$conc"
+# etcd's own rate drifts during a run (its WAL and database grow with every write), so the two
+# clients take turns: $rounds rounds of gateway then herd per operation, and the medians are compared.
+rounds=${ROUNDS:-3}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '%-5s %14s %14s %8s   (%ss each, concurrency %s, median of %s alternating rounds)\n' op "gateway ops/s" "herd ops/s" ratio "$secs" "$conc" "$rounds"
 for op in put get cas; do
-  gw=$(wrk -t1 -c"$conc" -d"${secs}s" -s "$dir/$op.lua" "$url${path[$op]}" | awk '/Requests\/sec/ {print $2}')
-  # herd's CAS is a CAS loop's: a put guarded by the revision it last wrote, one txn per operation.
-  hd=$("$bench" "$build/lib/herd/plugins" kv_etcd "$config" "$op" "$conc" "$secs")
-  printf '%-5s %14.0f %14.0f %7.2fx\n' "$op" "$gw" "$hd" "$(awk -v a="$hd" -v b="$gw" 'BEGIN{print a/b}')"
+  gws=(); hds=()
+  for _ in $(seq 1 "$rounds"); do
+    gws+=("$(wrk -t1 -c"$conc" -d"${secs}s" -s "$dir/$op.lua" "$url${path[$op]}" | awk '/Requests\/sec/ {print $2}')")
+    # herd's CAS is a CAS loop's: a put guarded by the revision it last wrote, one txn per operation.
+    hds+=("$("$bench" "$build/lib/herd/plugins" kv_etcd "$config" "$op" "$conc" "$secs")")
+  done
+  gw=$(printf '%s\n' "${gws[@]}" | median); hd=$(printf '%s\n' "${hds[@]}" | median)
+  printf '%-5s %14.0f %14.0f %7.2fx   gateway %s, herd %s\n' "$op" "$gw" "$hd" "$(awk -v a="$hd" -v b="$gw" 'BEGIN{print a/b}')" \
+    "$(printf '%.0f ' "${gws[@]}")" "$(printf '%.0f ' "${hds[@]}")"
 done

@@ -40,7 +40,9 @@ herd_status status_of(long http, const json& body) {
 }  // namespace
 
 EtcdClient::EtcdClient(ClientOptions o)
-    : o_(std::move(o)), http_(net::TlsFiles{o_.ca_file, o_.cert_file, o_.key_file, {}, {}, {}, false}) {}
+    : o_(std::move(o)),
+      unary_(net::TlsFiles{o_.ca_file, o_.cert_file, o_.key_file, {}, {}, {}, false}),
+      http_(net::TlsFiles{o_.ca_file, o_.cert_file, o_.key_file, {}, {}, {}, false}) {}
 
 EtcdClient::~EtcdClient() = default;
 
@@ -59,7 +61,7 @@ net::HttpRequest EtcdClient::request(const std::string& url, const std::string& 
 json EtcdClient::call_once(const std::string& endpoint, const std::string& path, const std::string& body,
                            const std::string& token, long* http) {
     *http = 0;
-    net::HttpResponse r = http_.perform(request(endpoint + path, body, token));
+    net::HttpResponse r = unary_.perform(request(endpoint + path, body, token));
     *http = r.status;
     json j = json::parse(r.body, nullptr, false);
     if (j.is_discarded()) throw sdk::Error(HERD_ERR_UNAVAILABLE, endpoint + ": answered " + std::to_string(*http) + " with a body that is not JSON");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "curl_http.hpp"
+#include "keepalive_http.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -51,7 +52,8 @@ private:
     net::HttpRequest request(const std::string& url, const std::string& body, const std::string& token) const;
 
     ClientOptions o_;
-    net::HttpClient http_;
+    net::KeepAliveClient unary_;  // every request/response call: the hot path
+    net::HttpClient http_;        // watches: long-lived streams
     std::mutex mu_;
     size_t current_ = 0;  // the endpoint that answered last
     std::string token_;

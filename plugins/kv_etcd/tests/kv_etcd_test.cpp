@@ -7,6 +7,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <thread>
 
@@ -65,6 +70,39 @@ TEST_CASE("kv_etcd: leases, and errors that name the endpoint", "[kv][etcd]") {
     Kv failover(dir.path(), R"({"endpoints": ["http://127.0.0.1:)" + std::to_string(closed) + R"(", ")" + etcd.url() +
                                 R"("], "timeout": "1s"})", "kv_etcd");
     CHECK(failover.put("fo", "1").status == HERD_OK);
+}
+
+TEST_CASE("kv_etcd on kept-alive connections: a silent endpoint times out, a restarted one is reconnected", "[kv][etcd]") {
+    // An endpoint that accepts connections (the kernel's backlog) and never answers.
+    const int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(silent, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(silent, 16) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(silent, reinterpret_cast<sockaddr*>(&a), &len);
+    const std::string port = std::to_string(ntohs(a.sin_port));
+    test::TempDir dir;
+    Kv mute(dir.path(), R"({"endpoints": ["http://127.0.0.1:)" + port + R"("], "timeout": "1s"})", "kv_etcd");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = mute.put("k", "v");
+    CHECK(r.status == HERD_ERR_UNAVAILABLE);  // every endpoint timed out
+    CHECK_THAT(r.message, Contains("127.0.0.1:" + port) && Contains("no answer within 1000 ms") && Contains("\"k\""));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+    ::close(silent);
+
+    // The server restarts between two calls: the idle connection it closed is replaced, the
+    // call succeeds (nothing of it had reached the old server).
+    Etcd etcd;
+    Kv kv(dir.path(), etcd.config(), "kv_etcd");
+    REQUIRE(kv.put("a", "1").status == HERD_OK);
+    etcd.stop();
+    etcd.start();
+    auto again = kv.put("a", "2");
+    INFO(again.message);
+    CHECK(again.status == HERD_OK);
+    CHECK(kv.get("a")->first == "2");
 }
 
 TEST_CASE("kv_etcd over TLS with client certificates: a wrong CA is a clear error", "[kv][etcd][tls]") {
