@@ -28,6 +28,7 @@ struct HttpRequest {
     std::chrono::milliseconds timeout{5000};          // the whole exchange; 0 = none (streams)
     std::chrono::milliseconds connect_timeout{5000};
     const std::atomic<bool>* cancel = nullptr;  // set from another thread: the request ends at once
+    bool keep_headers = true;  // false: HttpResponse::headers stays empty (a caller that reads only the body)
 };
 
 struct HttpResponse {

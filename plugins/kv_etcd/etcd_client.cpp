@@ -55,6 +55,7 @@ net::HttpRequest EtcdClient::request(const std::string& url, const std::string& 
     if (!token.empty()) req.headers.push_back("Authorization: " + token);
     req.timeout = o_.timeout;
     req.connect_timeout = o_.timeout;
+    req.keep_headers = false;  // etcd's answer is all in its JSON body
     return req;
 }
 
@@ -81,8 +82,9 @@ std::string EtcdClient::authenticate(const std::string& endpoint) {
     return token;
 }
 
-json EtcdClient::call(const std::string& path, const json& body) {
-    const std::string text = body.dump();
+json EtcdClient::call(const std::string& path, const json& body) { return call_text(path, body.dump()); }
+
+json EtcdClient::call_text(const std::string& path, const std::string& text) {
     std::string errors;
     // Each endpoint once, starting with the one that answered last. The lock guards only the
     // shared choice of endpoint and the token: requests themselves run concurrently.

@@ -49,6 +49,17 @@ TEST_CASE("check passes the plugin's own validation, at the key the plugin blame
     CHECK_THAT(r.err, Contains("herd.toml:8:1: discovery \"s\": unknown key \"target\""));
 }
 
+TEST_CASE("check points into nested plugin keys: Prometheus-style selectors and attach_metadata", "[check]") {
+    test::TempDir dir;
+    auto r = check(dir, "[[discovery]]\nname = \"k\"\nplugin = \"sd_k8s\"\napi_server = \"http://127.0.0.1:1\"\nrole = \"pod\"\n"
+                        "selectors = [{ role = \"pod\", label = \"app=x\" },\n             { role = \"service\", label = \"a=b\" }]\n"
+                        "[[discovery]]\nname = \"m\"\nplugin = \"sd_k8s\"\napi_server = \"http://127.0.0.1:1\"\nrole = \"pod\"\n"
+                        "attach_metadata = { node = true, nodes = true }\n");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("herd.toml:7:16: discovery \"k\": selectors[1].role: pod role supports only pod, node selectors"));
+    CHECK_THAT(r.err, Contains("herd.toml:13:34: discovery \"m\": attach_metadata.nodes: unknown key \"nodes\""));
+}
+
 TEST_CASE("check survives plugins that throw or crash in create", "[check][isolation]") {
     test::TempDir dir;
     auto r = check(dir, fixtures_host() +
