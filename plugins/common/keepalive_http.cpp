@@ -89,27 +89,27 @@ struct DeadlineSocket {
         else if (r < 0 && errno != EINTR) ec = beast::error_code(errno, boost::system::system_category());
         return !ec;
     }
+    // One read or write: try it, and while the socket says "not yet", wait for it to be ready.
+    template <class Op>
+    size_t io(short ready, beast::error_code& ec, Op&& op) {
+        for (;;) {
+            const size_t n = op(ec);
+            if (ec != asio::error::would_block && ec != asio::error::try_again) return n;
+            ec = {};
+            if (!wait(ready, ec)) return 0;
+        }
+    }
     template <class Buffers>
     size_t read_some(const Buffers& b, beast::error_code& ec) {
         if (answer_pending) {  // saves the recv that would only say "not yet"
             answer_pending = false;
             if (!wait(POLLIN, ec)) return 0;
         }
-        for (;;) {
-            const size_t n = socket.read_some(b, ec);
-            if (ec != asio::error::would_block && ec != asio::error::try_again) return n;
-            ec = {};
-            if (!wait(POLLIN, ec)) return 0;
-        }
+        return io(POLLIN, ec, [&](beast::error_code& e) { return socket.read_some(b, e); });
     }
     template <class Buffers>
     size_t write_some(const Buffers& b, beast::error_code& ec) {
-        for (;;) {
-            const size_t n = socket.write_some(b, ec);
-            if (ec != asio::error::would_block && ec != asio::error::try_again) return n;
-            ec = {};
-            if (!wait(POLLOUT, ec)) return 0;
-        }
+        return io(POLLOUT, ec, [&](beast::error_code& e) { return socket.write_some(b, e); });
     }
     template <class Buffers>
     size_t read_some(const Buffers& b) {

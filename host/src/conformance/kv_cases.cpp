@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -61,12 +62,22 @@ void require_kv(Context& c) {
               "get, list, put, del, watch and unwatch must all be set");
 }
 
+// What every KV case starts with: an instance of the factory, its table, and a key prefix of
+// this run that is emptied when the case ends.
+struct Store {
+    std::unique_ptr<plugins::Instance> inst;
+    KvDriver kv;
+    std::string p;
+    std::optional<Cleanup> cleanup;
+    Store(Context& c, const std::string& dir) : inst((require_kv(c), c.create())), kv(*inst), p(c.unique_prefix() + dir) {
+        cleanup.emplace(Cleanup{kv, p});
+    }
+};
+
 void basic(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "basic/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "basic/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     auto a = kv.put(p + "a/1", "one"), b = kv.put(p + "a/2", "two"), d = kv.put(p + "b/1", "three");
     c.require(a.status == HERD_OK && b.status == HERD_OK && d.status == HERD_OK,
               "three unconditional puts: " + got(a) + ", " + got(b) + ", " + got(d));
@@ -107,11 +118,10 @@ void basic(Context& c) {
 }
 
 void cas(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "cas/", k = p + "c";
-    Cleanup cleanup{kv, p};
+    Store store(c, "cas/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
+    const std::string k = p + "c";
     auto created = kv.put(k, "1", HERD_KV_EXPECT_ABSENT);
     c.require(created.status == HERD_OK, "put expecting absent on a new key: " + got(created));
     auto twice = kv.put(k, "2", HERD_KV_EXPECT_ABSENT);
@@ -144,11 +154,10 @@ void cas(Context& c) {
 }
 
 void cas_threads(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "counter/", k = p + "n";
-    Cleanup cleanup{kv, p};
+    Store store(c, "counter/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
+    const std::string k = p + "n";
     c.require(kv.put(k, "0").status == HERD_OK, "cannot write the counter");
     std::atomic<int> unexpected{0};
     std::mutex mu;
@@ -179,11 +188,9 @@ void cas_threads(Context& c) {
 }
 
 void watch_order(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "w/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "w/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     kv.put(p + "old", "before");
     kv.put(p + "doomed", "before");
     auto listed = kv.list_entries(p);
@@ -230,11 +237,9 @@ void watch_order(Context& c) {
 }
 
 void watch_replay(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "replay/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "replay/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     auto first = kv.put(p + "k", "1");
     auto second = kv.put(p + "k", "2");
     auto third = kv.put(p + "j", "3");
@@ -267,11 +272,9 @@ void watch_replay(Context& c) {
 void watch_from_first(Context& c) {
     // from_revision 0: "every change with a revision > 0", i.e. all the store retains (`herd kv
     // watch --from first`). A store without history answers with the present state as puts.
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "first/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "first/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     kv.put(p + "a", "1");
     kv.put(p + "b", "2");
     kv.put(p + "a", "3");
@@ -299,10 +302,9 @@ void unwatch(Context& c) {
     require_kv(c);
     const size_t threads_before = thread_count();
     {
-        auto inst = c.create();
-        KvDriver kv(*inst);
-        const std::string p = c.unique_prefix() + "unwatch/";
-        Cleanup cleanup{kv, p};
+        Store store(c, "unwatch/");
+        const KvDriver& kv = store.kv;
+        const std::string& p = store.p;
         auto listed = kv.list_entries(p);
         auto w1 = std::make_unique<KvWatcher>(kv, p, listed.revision);
         KvWatcher w2(kv, p, listed.revision);  // two watches of one prefix are independent
@@ -336,11 +338,9 @@ void unwatch(Context& c) {
 }
 
 void large_values(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "large/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "large/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     for (size_t size : {size_t{1} << 20, size_t{16} << 20}) {
         const std::string value(size, 'v'), key = p + std::to_string(size);
         auto r = kv.put(key, value);
@@ -358,11 +358,9 @@ void large_values(Context& c) {
 }
 
 void binary(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "bin/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "bin/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     std::string all_bytes;
     for (int b = 0; b < 256; ++b) all_bytes += static_cast<char>(b);
     auto v = kv.put(p + "value", all_bytes);
@@ -383,11 +381,9 @@ void binary(Context& c) {
 }
 
 void list_many(Context& c) {
-    require_kv(c);
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "many/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "many/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     std::atomic<int> failed{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t)
@@ -409,10 +405,9 @@ void leases(Context& c) {
     const auto& ops = *c.factory().kv;
     if (!ops.lease_grant) c.lacks("leases", "the backend has no leases (lease_grant is NULL)");
     c.require(ops.lease_keepalive && ops.lease_revoke, "lease_grant is set, so lease_keepalive and lease_revoke must be");
-    auto inst = c.create();
-    KvDriver kv(*inst);
-    const std::string p = c.unique_prefix() + "eph/";
-    Cleanup cleanup{kv, p};
+    Store store(c, "eph/");
+    const KvDriver& kv = store.kv;
+    const std::string& p = store.p;
     plugins::ErrorCapture err;
     int64_t lease = 0;
     const auto granted = ops.lease_grant(kv.handle(), 30000, &lease, err.get());
