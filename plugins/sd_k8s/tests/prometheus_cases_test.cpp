@@ -302,3 +302,36 @@ TEST_CASE("prometheus ingress: one target per rule and path, https where TLS cov
     ing["spec"]["tls"] = json::parse(R"([{"hosts": ["*.example.com"]}])");
     CHECK(ingress_group(ing)["targets"] == expect("http", "https"));
 }
+
+TEST_CASE("prometheus endpoints: WithNodeMetadata, by nodeName or by a Node targetRef", "[sd_k8s][prometheus]") {
+    const json eps = json::parse(R"({"metadata": {"name": "testendpoints", "namespace": "default", "annotations": {"test.annotation": "test"}},
+      "subsets": [
+        {"addresses": [{"ip": "1.2.3.4", "hostname": "testendpoint1", "nodeName": "foobar"}], "ports": [{"name": "testport", "port": 9000, "protocol": "TCP"}]},
+        {"addresses": [{"ip": "2.3.4.5"}], "notReadyAddresses": [{"ip": "2.3.4.5"}], "ports": [{"name": "testport", "port": 9001, "protocol": "TCP"}]},
+        {"addresses": [{"ip": "6.7.8.9", "targetRef": {"kind": "Node", "name": "barbaz"}}], "ports": [{"name": "testport", "port": 9002, "protocol": "TCP"}]}]})");
+    const Objects services = by_key({json::parse(R"({"metadata": {"name": "testendpoints", "namespace": "default", "labels": {"app/name": "test"}}})")});
+    const Objects nodes = by_key({json::parse(R"({"metadata": {"name": "foobar", "labels": {"az": "us-east1"}}})"),
+                                  json::parse(R"({"metadata": {"name": "barbaz", "labels": {"az": "us-west2"}}})")});
+    const Objects pods;
+    Related r{&pods, &services};
+    r.nodes = &nodes;
+    json g = endpoints_group(eps, r);
+    CHECK(g["labels"] == json::parse(R"({
+      "__meta_kubernetes_namespace": "default", "__meta_kubernetes_endpoints_name": "testendpoints",
+      "__meta_kubernetes_service_label_app_name": "test", "__meta_kubernetes_service_labelpresent_app_name": "true",
+      "__meta_kubernetes_service_name": "testendpoints",
+      "__meta_kubernetes_endpoints_annotation_test_annotation": "test",
+      "__meta_kubernetes_endpoints_annotationpresent_test_annotation": "true"})"));
+    CHECK(g["targets"] == json::parse(R"([
+      {"__address__": "1.2.3.4:9000", "__meta_kubernetes_endpoint_hostname": "testendpoint1", "__meta_kubernetes_endpoint_node_name": "foobar",
+       "__meta_kubernetes_endpoint_port_name": "testport", "__meta_kubernetes_endpoint_port_protocol": "TCP", "__meta_kubernetes_endpoint_ready": "true",
+       "__meta_kubernetes_node_label_az": "us-east1", "__meta_kubernetes_node_labelpresent_az": "true", "__meta_kubernetes_node_name": "foobar"},
+      {"__address__": "2.3.4.5:9001", "__meta_kubernetes_endpoint_port_name": "testport", "__meta_kubernetes_endpoint_port_protocol": "TCP",
+       "__meta_kubernetes_endpoint_ready": "true"},
+      {"__address__": "2.3.4.5:9001", "__meta_kubernetes_endpoint_port_name": "testport", "__meta_kubernetes_endpoint_port_protocol": "TCP",
+       "__meta_kubernetes_endpoint_ready": "false"},
+      {"__address__": "6.7.8.9:9002", "__meta_kubernetes_endpoint_address_target_kind": "Node", "__meta_kubernetes_endpoint_address_target_name": "barbaz",
+       "__meta_kubernetes_endpoint_port_name": "testport", "__meta_kubernetes_endpoint_port_protocol": "TCP", "__meta_kubernetes_endpoint_ready": "true",
+       "__meta_kubernetes_node_label_az": "us-west2", "__meta_kubernetes_node_labelpresent_az": "true", "__meta_kubernetes_node_name": "barbaz"}])"));
+    CHECK(refers_to_node("endpoints", eps, "barbaz"));
+}
