@@ -145,11 +145,13 @@ int main(int argc, char** argv) {
     conf->add_option("--config-dir", cf.config_dir, "base of relative paths in the configuration (default: here)");
     conf->add_option("--media-type", cf.media_type, "sink items: scrape-config (default), target-groups or check-config");
     conf->add_option("--require", cf.require, "capabilities whose absence fails a case instead of noting it: "
-                                              "history, binary-keys, leases, validation, load")
+                                              "history, binary-keys, leases, validation, load, server-control")
         ->delimiter(',');
     conf->add_option("--case", cf.only, "run only the cases whose id matches this glob (\"kv.watch*\")");
     conf->add_option("--case-timeout", cf.case_timeout, "a case running longer is reported as hung (default 120s)");
     conf->add_option("--wait", cf.wait, "how long a promised event may take: the first groups, a watch event (default 10s)");
+    conf->add_option("--stop-command", cf.stop_command, "kv: a shell command that stops the plugin's server (with --start-command: the server-failure cases)");
+    conf->add_option("--start-command", cf.start_command, "kv: a shell command that starts it again and returns once it answers");
     conf->add_flag("--json", cf.json, "print one JSON report");
     conf->add_flag("--list", cf.list, "list the cases of --kind and exit");
 

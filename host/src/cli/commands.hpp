@@ -44,7 +44,7 @@ struct DispatchArgs {
 int dispatch(const Common& c, const DispatchArgs& args);
 struct ConformanceArgs {
     std::filesystem::path plugin, config_dir;
-    std::string kind, factory, config, media_type, only, case_timeout, wait;
+    std::string kind, factory, config, media_type, only, case_timeout, wait, stop_command, start_command;
     std::vector<std::string> require;
     bool json = false, list = false;
 };

@@ -63,6 +63,8 @@ int conformance(const Common& c, const ConformanceArgs& a) {
     o.media_type = media_from(a.media_type);
     o.require.insert(a.require.begin(), a.require.end());
     o.only = a.only;
+    o.stop_command = a.stop_command;
+    o.start_command = a.start_command;
     o.json = a.json;
     o.verbose = c.log_level == "debug" || c.log_level == "trace";
     for (auto [text, out] : {std::pair{a.case_timeout, &o.case_timeout}, std::pair{a.wait, &o.wait}}) {

@@ -4,9 +4,12 @@
 #include <herd/sdk/kv_support.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace herd::conformance {
@@ -32,6 +35,19 @@ std::unique_ptr<plugins::Instance> Context::create(const std::string& instance_n
                                  (error.key.empty() ? "" : " at " + error.key) + ": " + error.message);
     return inst;
 }
+
+namespace {
+void run_command(Context& c, const char* option, const std::string& command) {
+    std::fflush(nullptr);
+    const int status = std::system(command.c_str());
+    c.require(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              std::string(option) + " \"" + command + "\" failed" +
+                  (status != -1 && WIFEXITED(status) ? " with exit code " + std::to_string(WEXITSTATUS(status)) : ""));
+}
+}  // namespace
+
+void Context::stop_server() { run_command(*this, "--stop-command", options_.stop_command); }
+void Context::start_server() { run_command(*this, "--start-command", options_.start_command); }
 
 void Context::emit(char type, std::string_view text) {
     const std::string line = nlohmann::json{{"t", std::string(1, type)}, {"m", std::string(text)}}.dump(
@@ -104,7 +120,10 @@ std::vector<Case> cases_for(herd_kind kind) {
     std::vector<Case> out = common_cases();
     std::vector<Case> more;
     switch (kind) {
-        case HERD_KIND_KV: more = kv_cases(); break;
+        case HERD_KIND_KV:
+            more = kv_cases();
+            for (auto& c : kv_server_cases()) more.push_back(c);
+            break;
         case HERD_KIND_DISCOVERY: more = discovery_cases(); break;
         case HERD_KIND_SELECTOR: more = selector_cases(); break;
         case HERD_KIND_AFFINITY: more = affinity_cases(); break;

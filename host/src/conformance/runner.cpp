@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
@@ -59,7 +60,9 @@ Verdict run_one(const Case& c, const Options& o, const std::shared_ptr<plugins::
     Verdict v{c.id, c.title, "pass", {}, {}, {}, 0};
     const auto dir = scratch_dir(c.id);
     int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe() failed");
+    // Close-on-exec: a server the case starts (--start-command) must not inherit the report pipe,
+    // or the pipe would never reach EOF and the case would look hung.
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe() failed");
     const auto t0 = std::chrono::steady_clock::now();
     std::fflush(nullptr);
     const pid_t pid = ::fork();

@@ -31,6 +31,8 @@ struct Options {
     std::string only;                      // run only cases whose id matches this glob ("kv.watch*")
     std::chrono::milliseconds case_timeout{120000};  // a case running longer is reported as hung
     std::chrono::milliseconds wait{10000};           // how long a promised event may take (first groups, a watch event)
+    std::string stop_command, start_command;  // shell commands that stop and start the plugin's server
+                                              // (the server-failure cases run only with both)
     bool verbose = false;                  // the plugin's own log at debug, not just warnings
     bool json = false;                     // one JSON report instead of the table
 };
@@ -56,6 +58,12 @@ public:
 
     // A prefix no other run uses, for keys a KV case writes into a store that may be shared.
     const std::string& unique_prefix() const { return prefix_; }
+
+    // The server under the plugin, by the user's --stop-command / --start-command (a case that
+    // needs them skips without; a command that fails ends the case).
+    bool controls_server() const { return !options_.stop_command.empty() && !options_.start_command.empty(); }
+    void stop_server();
+    void start_server();
 
     void check(bool ok, std::string_view what);    // records a failure, goes on
     void require(bool ok, std::string_view what);  // records a failure, ends the case
@@ -89,6 +97,7 @@ struct Case {
 std::vector<Case> cases_for(herd_kind kind);
 std::vector<Case> common_cases();
 std::vector<Case> kv_cases();
+std::vector<Case> kv_server_cases();  // need --stop-command and --start-command
 std::vector<Case> discovery_cases();
 std::vector<Case> selector_cases();
 std::vector<Case> affinity_cases();
