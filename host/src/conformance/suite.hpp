@@ -61,9 +61,13 @@ public:
 
     // The server under the plugin, by the user's --stop-command / --start-command (a case that
     // needs them skips without; a command that fails ends the case).
-    bool controls_server() const { return !options_.stop_command.empty() && !options_.start_command.empty(); }
+    bool controls_server() const {
+        return (stop_hook && start_hook) || (!options_.stop_command.empty() && !options_.start_command.empty());
+    }
     void stop_server();
     void start_server();
+    // In-process users (herd's own tests) control a server they own directly instead.
+    std::function<void()> stop_hook, start_hook;
 
     void check(bool ok, std::string_view what);    // records a failure, goes on
     void require(bool ok, std::string_view what);  // records a failure, ends the case
@@ -74,9 +78,11 @@ public:
     // The plugin chose the weaker answer the ABI allows: a note, or a failure when required.
     void without(std::string_view capability, std::string_view what);
 
-    // Set up by the runner: where the verdicts go (one line per verdict).
+    // Set up by the runner: where the verdicts go (one line per verdict). Without one, they are
+    // kept in `verdicts` ("F: ...", "N: ...", "S: ...") for an in-process caller.
     int report_fd = -1;
     size_t failures = 0;
+    std::vector<std::string> verdicts;
 
 private:
     void emit(char type, std::string_view text);
@@ -102,6 +108,12 @@ std::vector<Case> discovery_cases();
 std::vector<Case> selector_cases();
 std::vector<Case> affinity_cases();
 std::vector<Case> sink_cases();
+
+// One case by id ("kv.restart_cas"), or nullptr.
+const Case* find_case(herd_kind kind, std::string_view id);
+// Runs one case in this process (no fork): what herd's own tests use to run a kit case against a
+// server they control through ctx's hooks. Returns true when it passed (or skipped: see verdicts).
+bool run_here(const Case& c, Context& ctx);
 
 // Loads the plugin, runs every selected case in its own child process (a crash or a hang is that
 // case's failure, not the kit's) and prints the verdicts. Returns the exit code: 0 all passed,
