@@ -11,11 +11,14 @@ leader's CPU per node poll in a steady window.
     bench/dispatch/fleet.py [checks (10000)] [nodes (100)]
     LEASE=3s NODE_EXPIRATION=3s POLL=1s bench/dispatch/fleet.py
 """
-import http.client, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import functools, http.client, json, os, re, signal, subprocess, sys, tempfile, threading, time
 
-root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-build = os.environ.get("BUILD", os.path.join(root, "build", "default"))
-herd = os.path.join(build, "bin", "herd")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import fleetlib  # noqa: E402
+from fleetlib import herd, port, start_etcd  # noqa: E402
+
+wait = functools.partial(fleetlib.wait, step=0.02)  # node agents poll fast
+
 n_checks = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 n_nodes = int(sys.argv[2]) if len(sys.argv) > 2 else 100
 lease = os.environ.get("LEASE", "3s")
@@ -24,26 +27,6 @@ poll_str = os.environ.get("POLL", "1s")
 poll = float(poll_str[:-2]) / 1000 if poll_str.endswith("ms") else float(poll_str.rstrip("s"))
 token = "bench-token"
 auth = {"Authorization": "Bearer " + token}
-
-
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait(cond, timeout, step=0.02):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if cond():
-                return True
-        except Exception:
-            pass
-        time.sleep(step)
-    return False
 
 
 def request(port, method, path, body=None, timeout=5):
@@ -118,15 +101,7 @@ class Node(threading.Thread):
 work = tempfile.mkdtemp(prefix="herd-dispatch-fleet-")
 procs, nodes, etcd = {}, [], None
 try:
-    cp, pp = port(), port()
-    url = f"http://127.0.0.1:{cp}"
-    etcd = subprocess.Popen(["/usr/bin/etcd", "--name", "fleet", "--data-dir", f"{work}/etcd",
-                             "--listen-client-urls", url, "--advertise-client-urls", url,
-                             "--listen-peer-urls", f"http://127.0.0.1:{pp}",
-                             "--initial-advertise-peer-urls", f"http://127.0.0.1:{pp}",
-                             "--initial-cluster", f"fleet=http://127.0.0.1:{pp}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait(lambda: "true" in urllib.request.urlopen(url + "/health", timeout=1).read().decode(), 20)
+    etcd, url = start_etcd(work)
     ports = {}
     for i in range(3):
         name = f"L{i + 1}"

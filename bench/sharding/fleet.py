@@ -9,55 +9,22 @@ herd. Each herd runs sink_files (one directory per member); heartbeat 1 s, heart
 
     bench/sharding/fleet.py [herds (100)] [configs (1000)]
 """
-import glob, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import glob, json, os, re, shutil, signal, subprocess, sys, tempfile, time, urllib.request
 
-root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-build = os.environ.get("BUILD", os.path.join(root, "build", "default"))
-herd = os.path.join(build, "bin", "herd")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fleetlib import get, herd, port, start_etcd, wait  # noqa: E402
+
 n_herds = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 n_configs = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 heartbeat = os.environ.get("HEARTBEAT", "1s")
 heartbeat_timeout = os.environ.get("HEARTBEAT_TIMEOUT", "3s")
 
 
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def get(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def wait(cond, timeout, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if cond():
-                return True
-        except Exception:
-            pass
-        time.sleep(step)
-    return False
-
-
 work = tempfile.mkdtemp(prefix="herd-fleet-")
 procs = {}
 etcd = None
 try:
-    cp, pp = port(), port()
-    url = f"http://127.0.0.1:{cp}"
-    etcd = subprocess.Popen(["/usr/bin/etcd", "--name", "fleet", "--data-dir", f"{work}/etcd",
-                             "--listen-client-urls", url, "--advertise-client-urls", url,
-                             "--listen-peer-urls", f"http://127.0.0.1:{pp}",
-                             "--initial-advertise-peer-urls", f"http://127.0.0.1:{pp}",
-                             "--initial-cluster", f"fleet=http://127.0.0.1:{pp}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait(lambda: "true" in get(url + "/health"), 20)
+    etcd, url = start_etcd(work)
 
     admin = {}
 
