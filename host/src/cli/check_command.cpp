@@ -8,6 +8,7 @@
 #include "discovery/manager.hpp"
 #include "plugins/instance_builder.hpp"
 #include "runtime/pipelines.hpp"
+#include "util/scratch_dir.hpp"
 
 #include <unistd.h>
 
@@ -31,10 +32,11 @@ int check(const Common& c, const std::filesystem::path& file) {
         if (!std::filesystem::is_directory(d)) errors.push_back({cfg.file, {}, "plugin_dir " + d.string() + " is not a directory"});
     registry.scan(cfg.host.plugin_dirs);
 
-    // A check must not leave directories behind in the real data_dir: instances get a scratch one.
-    auto scratch = std::filesystem::temp_directory_path() / ("herd-check-" + std::to_string(::getpid()));
+    // A check must not leave directories behind in the real data_dir: instances (the pipelines'
+    // too) get a scratch one, removed however the check ends.
+    const util::ScratchDir scratch("herd-check-");
     config::Config probe_cfg = cfg;
-    probe_cfg.host.data_dir = scratch;
+    probe_cfg.host.data_dir = scratch.path();
     plugins::InstanceBuilder builder(probe_cfg, registry, {c.isolate, false});
     size_t kv = 0, disc = 0, sinks = 0;
     for (const auto& ic : cfg.instances) {
@@ -43,8 +45,6 @@ int check(const Common& c, const std::filesystem::path& file) {
         if (!d.message.empty()) errors.push_back(d);
         (ic.kind == HERD_KIND_KV ? kv : ic.kind == HERD_KIND_SINK ? sinks : disc)++;
     }
-    std::error_code ec;
-    std::filesystem::remove_all(scratch, ec);
     auto pipeline_errors = runtime::check_pipelines(cfg, registry);
     if (pipeline_errors.empty()) {
         // Each pipeline kind checks what it would create (its strategy, affinity, sink instances).

@@ -9,6 +9,7 @@
 #include "metrics/registry.hpp"
 #include "runtime/app.hpp"
 #include "runtime/discovery_runner.hpp"
+#include "util/scratch_dir.hpp"
 
 #include <csignal>
 #include <condition_variable>
@@ -22,16 +23,9 @@ int sd(const Common& c, const std::filesystem::path& file, const std::string& na
        std::chrono::milliseconds timeout) {
     runtime::block_signals();  // before any thread: the main thread waits for SIGINT/SIGTERM below
     // A debugging run writes nothing into the real data_dir.
-    auto scratch = std::filesystem::temp_directory_path() / ("herd-sd-" + std::to_string(::getpid()));
     // Removed on every way out (a bad file, a provider that does not start, --once, Ctrl-C).
-    struct RemoveOnExit {
-        std::filesystem::path dir;
-        ~RemoveOnExit() {
-            std::error_code ec;
-            std::filesystem::remove_all(dir, ec);
-        }
-    } remove_scratch{scratch};
-    auto opened = open_instance(c, file, HERD_KIND_DISCOVERY, "discovery", name, scratch);
+    const util::ScratchDir scratch("herd-sd-");
+    auto opened = open_instance(c, file, HERD_KIND_DISCOVERY, "discovery", name, scratch.path());
     if (!opened) return 1;
     const auto& cfg = opened->cfg;
     auto inst = std::move(opened->instance);

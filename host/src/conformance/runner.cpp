@@ -6,6 +6,7 @@
 #include "metrics/registry.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "util/child_process.hpp"
+#include "util/scratch_dir.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -31,13 +32,6 @@ struct Verdict {
     long long ms = 0;
 };
 
-std::filesystem::path scratch_dir(const std::string& id) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/herd-conformance-" + id + "-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot make a scratch directory in " + tmpl);
-    return tmpl;
-}
-
 // In the child: run one case, report, exit without unwinding the parent's state.
 [[noreturn]] void run_in_child(const Case& c, const Options& o, const std::shared_ptr<plugins::LoadedPlugin>& plugin,
                                const herd_factory* factory, const std::filesystem::path& dir, int fd) {
@@ -58,7 +52,8 @@ std::filesystem::path scratch_dir(const std::string& id) {
 Verdict run_one(const Case& c, const Options& o, const std::shared_ptr<plugins::LoadedPlugin>& plugin,
                 const herd_factory* factory) {
     Verdict v{c.id, c.title, "pass", {}, {}, {}, 0};
-    const auto dir = scratch_dir(c.id);
+    const util::ScratchDir scratch("herd-conformance-" + std::string(c.id) + "-");
+    const auto& dir = scratch.path();
     int fds[2];
     // Close-on-exec: a server the case starts (--start-command) must not inherit the report pipe,
     // or the pipe would never reach EOF and the case would look hung.
@@ -96,8 +91,6 @@ Verdict run_one(const Case& c, const Options& o, const std::shared_ptr<plugins::
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     v.ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
 
     size_t start = 0;
     for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
