@@ -6,6 +6,7 @@
 #include "plugins/instance.hpp"
 
 #include <herd/plugin_api.h>
+#include <herd/sdk/error.hpp>
 
 #include <mutex>
 #include <optional>
@@ -16,7 +17,6 @@
 
 namespace herd::conformance {
 
-inline herd_str str(std::string_view s) { return {s.data(), s.size()}; }
 
 struct KvResult {
     herd_status status = HERD_OK;
@@ -35,14 +35,14 @@ struct KvDriver {
     KvResult put(std::string_view k, std::string_view v, int64_t expected = HERD_KV_EXPECT_ANY, int64_t lease = 0) const {
         plugins::ErrorCapture e;
         KvResult r;
-        r.status = ops->put(handle(), str(k), str(v), expected, lease, &r.revision, e.get());
+        r.status = ops->put(handle(), sdk::to_str(k), sdk::to_str(v), expected, lease, &r.revision, e.get());
         r.message = e.message;
         return r;
     }
     KvResult del(std::string_view k, int64_t expected = HERD_KV_EXPECT_ANY) const {
         plugins::ErrorCapture e;
         KvResult r;
-        r.status = ops->del(handle(), str(k), expected, &r.revision, e.get());
+        r.status = ops->del(handle(), sdk::to_str(k), expected, &r.revision, e.get());
         r.message = e.message;
         return r;
     }
@@ -62,7 +62,7 @@ struct KvDriver {
                                     ++out->calls;
                                 }};
         plugins::ErrorCapture err;
-        g.status = ops->get(handle(), str(k), &sink, err.get());
+        g.status = ops->get(handle(), sdk::to_str(k), &sink, err.get());
         g.message = err.message;
         return g;
     }
@@ -88,7 +88,7 @@ struct KvDriver {
                                     out->revisions.push_back(e->mod_revision);
                                 }};
         plugins::ErrorCapture err;
-        l.status = ops->list(handle(), str(prefix), &sink, &l.revision, err.get());
+        l.status = ops->list(handle(), sdk::to_str(prefix), &sink, &l.revision, err.get());
         l.message = err.message;
         return l;
     }
@@ -142,7 +142,7 @@ struct KvWatcher {
             w->leave();
         };
         plugins::ErrorCapture err;
-        status = kv.ops->watch(kv.handle(), str(prefix), from, &sink, &handle, err.get());
+        status = kv.ops->watch(kv.handle(), sdk::to_str(prefix), from, &sink, &handle, err.get());
         message = err.message;
     }
     ~KvWatcher() { stop(); }

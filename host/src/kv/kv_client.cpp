@@ -2,10 +2,11 @@
 
 #include "plugins/host_services.hpp"
 
+#include <herd/sdk/error.hpp>
+
 namespace herd::kv {
 
 namespace {
-herd_str str(std::string_view s) { return {s.data(), s.size()}; }
 Entry entry_of(const herd_kv_entry* e) {
     return Entry{std::string(e->key.data, e->key.size), std::string(e->value.data, e->value.size), e->create_revision,
                  e->mod_revision, e->lease};
@@ -27,7 +28,7 @@ std::optional<Entry> KvClient::get(std::string_view key) {
     std::function<void(const herd_kv_entry*)> fn = [&](const herd_kv_entry* e) { out = entry_of(e); };
     auto sink = sink_of(&fn);
     plugins::ErrorCapture err;
-    herd_status st = ops_->get(instance_.handle(), str(key), &sink, err.get());
+    herd_status st = ops_->get(instance_.handle(), sdk::to_str(key), &sink, err.get());
     if (st == HERD_ERR_NOT_FOUND) return std::nullopt;
     check(st, err, "get");
     return out;
@@ -38,21 +39,21 @@ int64_t KvClient::list(std::string_view prefix, const std::function<void(const E
     auto sink = sink_of(&fn);
     plugins::ErrorCapture err;
     int64_t rev = 0;
-    check(ops_->list(instance_.handle(), str(prefix), &sink, &rev, err.get()), err, "list");
+    check(ops_->list(instance_.handle(), sdk::to_str(prefix), &sink, &rev, err.get()), err, "list");
     return rev;
 }
 
 int64_t KvClient::put(std::string_view key, std::string_view value, int64_t expected, int64_t lease) {
     plugins::ErrorCapture err;
     int64_t rev = 0;
-    check(ops_->put(instance_.handle(), str(key), str(value), expected, lease, &rev, err.get()), err, "put");
+    check(ops_->put(instance_.handle(), sdk::to_str(key), sdk::to_str(value), expected, lease, &rev, err.get()), err, "put");
     return rev;
 }
 
 int64_t KvClient::del(std::string_view key, int64_t expected) {
     plugins::ErrorCapture err;
     int64_t rev = 0;
-    check(ops_->del(instance_.handle(), str(key), expected, &rev, err.get()), err, "delete");
+    check(ops_->del(instance_.handle(), sdk::to_str(key), expected, &rev, err.get()), err, "delete");
     return rev;
 }
 
@@ -97,7 +98,7 @@ std::unique_ptr<KvClient::Watch> KvClient::watch(std::string_view prefix, int64_
         static_cast<Watch*>(c)->on_error_(s, std::string(m.data, m.size));
     };
     plugins::ErrorCapture err;
-    check(ops_->watch(instance_.handle(), str(prefix), from, &w->sink_, &w->handle_, err.get()), err, "watch");
+    check(ops_->watch(instance_.handle(), sdk::to_str(prefix), from, &w->sink_, &w->handle_, err.get()), err, "watch");
     return w;
 }
 

@@ -2,12 +2,12 @@
 
 #include "util/child_process.hpp"
 
+#include <herd/sdk/error.hpp>
 #include <nlohmann/json.hpp>
 
 namespace herd::plugins {
 
 namespace {
-herd_str str(const std::string& s) { return herd_str{s.data(), s.size()}; }
 }  // namespace
 
 std::unique_ptr<Instance> Instance::create(std::shared_ptr<LoadedPlugin> plugin, const herd_factory* factory,
@@ -26,10 +26,10 @@ std::unique_ptr<Instance> Instance::create(std::shared_ptr<LoadedPlugin> plugin,
     herd_create_args args{};
     args.header = {sizeof(herd_create_args), HERD_ABI_MAJOR, HERD_ABI_MINOR};
     args.host = inst->services_->api();
-    args.instance_name = str(inst->name_);
-    args.config_json = str(config_json);
-    args.data_dir = str(dir);
-    args.config_dir = str(cdir);
+    args.instance_name = sdk::to_str(inst->name_);
+    args.config_json = sdk::to_str(config_json);
+    args.data_dir = sdk::to_str(dir);
+    args.config_dir = sdk::to_str(cdir);
 
     ErrorCapture err;
     void* handle = nullptr;

@@ -2,6 +2,8 @@
 
 #include "plugins/host_services.hpp"
 
+#include <herd/sdk/error.hpp>
+
 
 #include <cctype>
 #include <functional>
@@ -10,7 +12,6 @@
 namespace herd::sink {
 
 namespace {
-herd_str str(std::string_view s) { return {s.data(), s.size()}; }
 std::string text(herd_str s) { return s.data ? std::string(s.data, s.size) : std::string(); }
 constexpr herd_struct_header header(uint32_t size) { return {size, HERD_ABI_MAJOR, HERD_ABI_MINOR}; }
 }  // namespace
@@ -30,7 +31,7 @@ ApplyResult SinkClient::apply(const std::vector<Item>& items) {
     std::vector<herd_sink_item> abi(items.size());
     std::vector<const herd_sink_item*> ptrs(items.size());
     for (size_t i = 0; i < items.size(); ++i) {
-        abi[i] = {header(sizeof(herd_sink_item)), str(items[i].name), str(items[i].media_type), str(items[i].body)};
+        abi[i] = {header(sizeof(herd_sink_item)), sdk::to_str(items[i].name), sdk::to_str(items[i].media_type), sdk::to_str(items[i].body)};
         ptrs[i] = &abi[i];
     }
     ApplyResult r;
