@@ -17,7 +17,6 @@
 
 namespace herd::conformance {
 
-
 struct KvResult {
     herd_status status = HERD_OK;
     std::string message;

@@ -4,7 +4,6 @@
 
 #include <herd/sdk/error.hpp>
 
-
 #include <cctype>
 #include <functional>
 #include <stdexcept>
