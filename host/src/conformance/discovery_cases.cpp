@@ -3,6 +3,7 @@
 // (a file, a test server): the kit waits up to --wait for the first groups.
 #include "conformance/suite.hpp"
 
+#include "conformance/sink_calls.hpp"
 #include "discovery/target_group.hpp"
 
 #include <map>
@@ -18,8 +19,8 @@ namespace {
 struct Recorder {
     std::mutex mu;
     std::vector<std::string> updates, errors;
-    int healthy = 0, in_call = 0, overlapping = 0, after_stop = 0;
-    bool stopped = false;
+    int healthy = 0;
+    SinkCalls sink_calls;  // never two at once, none after stop
     herd_discovery_sink sink{};
 
     Recorder() {
@@ -27,40 +28,22 @@ struct Recorder {
         sink.ctx = this;
         sink.update = [](void* ctx, herd_str json) {
             auto* r = static_cast<Recorder*>(ctx);
-            r->enter();
-            {
-                std::lock_guard lk(r->mu);
-                r->updates.emplace_back(json.data, json.size);
-            }
-            r->leave();
+            const SinkCalls::Call call(r->sink_calls);
+            std::lock_guard lk(r->mu);
+            r->updates.emplace_back(json.data, json.size);
         };
         sink.error = [](void* ctx, herd_str message) {
             auto* r = static_cast<Recorder*>(ctx);
-            r->enter();
-            {
-                std::lock_guard lk(r->mu);
-                r->errors.emplace_back(message.data, message.size);
-            }
-            r->leave();
+            const SinkCalls::Call call(r->sink_calls);
+            std::lock_guard lk(r->mu);
+            r->errors.emplace_back(message.data, message.size);
         };
         sink.healthy = [](void* ctx) {
             auto* r = static_cast<Recorder*>(ctx);
-            r->enter();
-            {
-                std::lock_guard lk(r->mu);
-                ++r->healthy;
-            }
-            r->leave();
+            const SinkCalls::Call call(r->sink_calls);
+            std::lock_guard lk(r->mu);
+            ++r->healthy;
         };
-    }
-    void enter() {
-        std::lock_guard lk(mu);
-        if (stopped) ++after_stop;
-        if (in_call++ > 0) ++overlapping;
-    }
-    void leave() {
-        std::lock_guard lk(mu);
-        --in_call;
     }
     size_t update_count() {
         std::lock_guard lk(mu);
@@ -95,8 +78,7 @@ struct Started {
         const auto t0 = std::chrono::steady_clock::now();
         c.factory().discovery->stop(inst->handle());
         stop_took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-        std::lock_guard lk(rec.mu);
-        rec.stopped = true;
+        rec.sink_calls.end();
         running = false;
     }
     ~Started() { stop(); }
@@ -159,8 +141,8 @@ void stop_stops(Context& c) {
         // provider configured for a test.
         eventually([&] { return rec.calls() != at_stop; }, std::chrono::seconds(1));
         std::lock_guard lk(rec.mu);
-        c.check(rec.after_stop == 0, "the sink was called " + std::to_string(rec.after_stop) + " time(s) after stop() returned");
-        c.check(rec.overlapping == 0, "the sink was called from two threads at once");
+        c.check(rec.sink_calls.after_end == 0, "the sink was called " + std::to_string(rec.sink_calls.after_end) + " time(s) after stop() returned");
+        c.check(rec.sink_calls.overlapping == 0, "the sink was called from two threads at once");
     }
     c.check(eventually([&] { return thread_count() <= threads_before; }, std::chrono::seconds(5)),
             "threads left behind after stop and destroy: " + std::to_string(thread_count()) + " (" +
@@ -177,7 +159,7 @@ void stop_at_once(Context& c) {
         c.check(s.stop_took < std::chrono::seconds(10), "stop() right after start() took " +
                                                             std::to_string(s.stop_took.count()) + " ms");
         std::lock_guard lk(rec.mu);
-        c.check(rec.after_stop == 0, "the sink was called after stop() returned");
+        c.check(rec.sink_calls.after_end == 0, "the sink was called after stop() returned");
     }
     c.check(eventually([&] { return thread_count() <= threads_before; }, std::chrono::seconds(5)),
             "threads left behind after 3 start/stop rounds: " + std::to_string(thread_count() - threads_before));
@@ -205,7 +187,7 @@ void two_instances(Context& c) {
             "two instances of one configuration must come to the same groups");
     sa.stop();
     std::lock_guard lk(a.mu);
-    c.check(a.after_stop == 0, "the stopped instance's sink was called after stop()");
+    c.check(a.sink_calls.after_end == 0, "the stopped instance's sink was called after stop()");
 }
 
 }  // namespace

@@ -232,7 +232,7 @@ void watch_order(Context& c) {
                            "without history, the state still converged");
     }
     std::lock_guard lk(w.mu);
-    c.check(w.overlapping == 0, "the sink was called from two threads at once");
+    c.check(w.calls.overlapping == 0, "the sink was called from two threads at once");
     c.check(w.resets.empty(), "the watch reset without cause");
 }
 
@@ -329,8 +329,8 @@ void unwatch(Context& c) {
                 }, c.options().wait),
                 "the other watch must keep going after one was unwatched");
         std::lock_guard lk(w1->mu);
-        c.check(w1->after_unwatch == 0 && w1->events.size() == at_stop, "the sink was called after unwatch returned");
-        c.check(w1->overlapping == 0, "the sink was called from two threads at once");
+        c.check(w1->calls.after_end == 0 && w1->events.size() == at_stop, "the sink was called after unwatch returned");
+        c.check(w1->calls.overlapping == 0, "the sink was called from two threads at once");
     }
     c.check(eventually([&] { return thread_count() <= threads_before; }, std::chrono::seconds(5)),
             "threads left behind after unwatch and destroy: " + std::to_string(thread_count()) + " (" +

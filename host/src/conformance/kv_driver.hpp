@@ -2,6 +2,7 @@
 // exception, no retry (the host's KvClient adds those; a conformance case must see the raw answer).
 #pragma once
 
+#include "conformance/sink_calls.hpp"
 #include "plugins/host_services.hpp"
 #include "plugins/instance.hpp"
 
@@ -100,8 +101,7 @@ struct KvWatcher {
     std::vector<Event> events;
     std::vector<int64_t> resets;
     std::vector<std::string> errors;
-    int in_call = 0, overlapping = 0, after_unwatch = 0;
-    bool unwatched = false;
+    SinkCalls calls;  // never two at once, none after unwatch
     herd_kv_watch_sink sink{};
     herd_kv_watch* handle = nullptr;
     const KvDriver& kv;
@@ -113,32 +113,23 @@ struct KvWatcher {
         sink.ctx = this;
         sink.events = [](void* c, const herd_kv_event* const* ev, size_t n) {
             auto* w = static_cast<KvWatcher*>(c);
-            w->enter();
-            {
-                std::lock_guard lk(w->mu);
-                for (size_t i = 0; i < n; ++i)
-                    w->events.emplace_back(ev[i]->type, std::string(ev[i]->entry->key.data, ev[i]->entry->key.size),
-                                           ev[i]->entry->mod_revision);
-            }
-            w->leave();
+            const SinkCalls::Call call(w->calls);
+            std::lock_guard lk(w->mu);
+            for (size_t i = 0; i < n; ++i)
+                w->events.emplace_back(ev[i]->type, std::string(ev[i]->entry->key.data, ev[i]->entry->key.size),
+                                       ev[i]->entry->mod_revision);
         };
         sink.reset = [](void* c, int64_t rev) {
             auto* w = static_cast<KvWatcher*>(c);
-            w->enter();
-            {
-                std::lock_guard lk(w->mu);
-                w->resets.push_back(rev);
-            }
-            w->leave();
+            const SinkCalls::Call call(w->calls);
+            std::lock_guard lk(w->mu);
+            w->resets.push_back(rev);
         };
         sink.error = [](void* c, herd_status, herd_str m) {
             auto* w = static_cast<KvWatcher*>(c);
-            w->enter();
-            {
-                std::lock_guard lk(w->mu);
-                w->errors.emplace_back(m.data, m.size);
-            }
-            w->leave();
+            const SinkCalls::Call call(w->calls);
+            std::lock_guard lk(w->mu);
+            w->errors.emplace_back(m.data, m.size);
         };
         plugins::ErrorCapture err;
         status = kv.ops->watch(kv.handle(), sdk::to_str(prefix), from, &sink, &handle, err.get());
@@ -148,8 +139,7 @@ struct KvWatcher {
     void stop() {
         if (handle) kv.ops->unwatch(kv.handle(), handle);
         handle = nullptr;
-        std::lock_guard lk(mu);
-        unwatched = true;
+        calls.end();
     }
     size_t count() {
         std::lock_guard lk(mu);
@@ -162,16 +152,6 @@ struct KvWatcher {
         return out;
     }
 
-private:
-    void enter() {
-        std::lock_guard lk(mu);
-        if (unwatched) ++after_unwatch;
-        if (in_call++ > 0) ++overlapping;
-    }
-    void leave() {
-        std::lock_guard lk(mu);
-        --in_call;
-    }
 };
 
 }  // namespace herd::conformance
