@@ -79,7 +79,10 @@ struct ScriptedEtcd {
                              "for i in $(seq 1 300); do curl -fs " + url() + "/health | grep -q true && exit 0; sleep 0.1; done\nexit 1\n");
         test::write_file(dir / "stop.sh", "pid=$(cat " + (dir / "pid").string() +
                                               ")\nkill $pid\nwhile kill -0 $pid 2>/dev/null; do sleep 0.05; done\n");
-        REQUIRE(std::system(start().c_str()) == 0);
+        if (std::system(start().c_str()) != 0) {  // stopped on this path too: the destructor will not run
+            std::system((stop() + " 2>/dev/null").c_str());
+            FAIL("etcd did not start: " + test::read_file(dir / "etcd.log"));
+        }
     }
     ~ScriptedEtcd() { std::system((stop() + " 2>/dev/null").c_str()); }
 };
